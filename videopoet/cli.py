@@ -1,0 +1,126 @@
+"""The `videopoet` command line.
+
+    videopoet data synth --split train --n 1000 --out data/train
+    videopoet data sheet data/train -o sheet.png
+    videopoet data scan my_videos/
+    videopoet eval shapes data/train --json report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .data.captions import read_captions
+from .io import MediaError, find_media, read_video, save_contact_sheet, walk_media
+from .io.walk import WalkReport
+from .io.write import atomic_path
+from .world.captions import CaptionError
+from .world.evaluator import evaluate_folder, format_table
+from .world.spec import DEFAULT_FRAMES, DEFAULT_SIZE, SPLITS
+from .world.synth import synthesize
+
+
+def _data_synth(args: argparse.Namespace) -> int:
+    path = synthesize(
+        args.out,
+        split=args.split,
+        n=args.n,
+        size=args.size,
+        frames=args.frames,
+        seed_start=args.seed_start,
+        workers=args.workers,
+    )
+    print(f"wrote {args.n} {args.split} clips and {path}")
+    return 0
+
+
+def _data_sheet(args: argparse.Namespace) -> int:
+    records = read_captions(args.folder)[: args.n]
+    root = Path(args.folder)
+    videos = [read_video(root / record.video, audio=False).video for record in records]
+    save_contact_sheet(args.output, videos, [record.caption for record in records], frames_per_clip=args.frames, scale=args.scale)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _data_scan(args: argparse.Namespace) -> int:
+    report = WalkReport()
+    for _ in walk_media(find_media(args.folder), report, audio=True):
+        pass
+    print(report.summary())
+    return 0 if not report.skipped else 1
+
+
+def _eval_shapes(args: argparse.Namespace) -> int:
+    report, failures = evaluate_folder(args.folder, limit=args.limit, workers=args.workers)
+    print(format_table({Path(args.folder).name or str(args.folder): report}))
+    if failures and args.show_failures:
+        print(f"\n{len(failures)} clips with something wrong:")
+        for name, wrong in failures[: args.show_failures]:
+            print(f"  {name}: {', '.join(wrong)}")
+    if args.json:
+        with atomic_path(args.json) as temporary:
+            temporary.write_text(report.to_json() + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videopoet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    workers = max(1, os.cpu_count() or 1)
+
+    data = commands.add_parser("data", help="make and inspect datasets").add_subparsers(dest="data_command", required=True)
+    synth = data.add_parser("synth", help="render Shapes World clips (mp4 with audio) and captions.jsonl")
+    synth.add_argument("--split", choices=SPLITS, required=True)
+    synth.add_argument("--n", type=int, required=True, help="number of clips")
+    synth.add_argument("--out", required=True, help="output folder (a folder made with the same settings is resumed)")
+    synth.add_argument("--size", type=int, default=DEFAULT_SIZE, help="pixels, a multiple of 16 from 32 to 512")
+    synth.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames per clip (8 fps)")
+    synth.add_argument("--seed-start", type=int, default=0, help="first seed; clips use seeds seed-start .. seed-start+n-1")
+    synth.add_argument("--workers", type=int, default=workers, help="processes (default: all cores)")
+    synth.set_defaults(run=_data_synth)
+
+    sheet = data.add_parser("sheet", help="a PNG contact sheet of the first clips of a captioned folder")
+    sheet.add_argument("folder")
+    sheet.add_argument("-o", "--output", required=True, help="PNG to write")
+    sheet.add_argument("--n", type=int, default=6, help="clips (rows)")
+    sheet.add_argument("--frames", type=int, default=6, help="frames per row")
+    sheet.add_argument("--scale", type=int, default=2, help="pixel upscale factor")
+    sheet.set_defaults(run=_data_sheet)
+
+    scan = data.add_parser("scan", help="read every video under a folder and report the ones that cannot be used")
+    scan.add_argument("folder")
+    scan.set_defaults(run=_data_scan)
+
+    evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)
+    shapes = evaluate.add_parser("shapes", help="score clips of a captioned folder with the Shapes World evaluator")
+    shapes.add_argument("folder", help="folder with captions.jsonl (or the .jsonl file)")
+    shapes.add_argument("--json", help="also write the report as JSON here")
+    shapes.add_argument("--limit", type=int, help="only the first N clips")
+    shapes.add_argument("--workers", type=int, default=workers, help="processes (default: all cores)")
+    shapes.add_argument("--show-failures", type=int, default=10, metavar="N", help="list up to N clips with errors")
+    shapes.set_defaults(run=_eval_shapes)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (MediaError, CaptionError, FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"videopoet: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("videopoet: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Reading video and audio from any container PyAV can open."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import MediaError
+
+SAMPLE_RATE = 16_000
+_TIME_EPS = 1e-6
+
+
+@dataclass
+class Media:
+    """Decoded media.
+
+    video: (C=3, T, H, W) float32 in [-1, 1].  audio: (N,) float32 mono at `sample_rate`, N =
+    T / fps * sample_rate, or None when the file has no audio track (or it was not asked for).
+    """
+
+    video: torch.Tensor
+    fps: float
+    audio: torch.Tensor | None
+    sample_rate: int = SAMPLE_RATE
+    path: str | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return self.video.shape[1]
+
+    @property
+    def seconds(self) -> float:
+        return self.num_frames / self.fps
+
+
+def _as_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    height, width = (size, size) if isinstance(size, int) else size
+    if height < 1 or width < 1:
+        raise ValueError(f"size={size!r}: height and width must be positive")
+    return int(height), int(width)
+
+
+def resize_and_crop(frame: np.ndarray, size: tuple[int, int] | None) -> torch.Tensor:
+    """One RGB frame (H, W, 3) uint8 -> (3, h, w) float32 in [-1, 1].
+
+    Scales (bilinear, antialiased) so the frame covers `size` = (h, w), then crops the centre.
+    """
+    image = torch.from_numpy(frame).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    if size is None or tuple(image.shape[1:]) == size:
+        return image
+    height, width = image.shape[1:]
+    scale = max(size[0] / height, size[1] / width)
+    scaled = (max(size[0], math.ceil(height * scale - 1e-6)), max(size[1], math.ceil(width * scale - 1e-6)))
+    image = F.interpolate(image[None], size=scaled, mode="bilinear", antialias=True, align_corners=False)[0]
+    top = (scaled[0] - size[0]) // 2
+    left = (scaled[1] - size[1]) // 2
+    return image[:, top : top + size[0], left : left + size[1]].clamp_(-1.0, 1.0)
+
+
+class _FrameResampler:
+    """Picks, for each output time start + i / fps, the last source frame shown at that time."""
+
+    def __init__(self, start: float, fps: float | None, size: tuple[int, int] | None):
+        self.start, self.fps, self.size = start, fps, size
+        self.frames: list[torch.Tensor] = []
+        self.previous: tuple[float, np.ndarray] | None = None
+
+    def _next_time(self) -> float:
+        return self.start + len(self.frames) / self.fps
+
+    def push(self, time: float, frame: np.ndarray) -> None:
+        if self.fps is None:  # keep the source rate: every frame in the window
+            self.frames.append(resize_and_crop(frame, self.size))
+            return
+        if self.previous is not None:
+            while self._next_time() < time - _TIME_EPS:
+                self.frames.append(resize_and_crop(self.previous[1], self.size))
+        self.previous = (time, frame)
+
+    def finish(self, end: float) -> list[torch.Tensor]:
+        if self.fps is not None and self.previous is not None:
+            while self._next_time() < end - _TIME_EPS:
+                self.frames.append(resize_and_crop(self.previous[1], self.size))
+        return self.frames
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise MediaError(path, "no such file")
+    if path.is_dir():
+        raise MediaError(path, "is a directory, not a media file")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "empty file")
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as error:
+        raise MediaError(path, f"not a media file PyAV can open, or truncated before its index ({error})") from error
+
+
+def _declared_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base) + (float(stream.start_time or 0) * float(stream.time_base))
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def read_video(
+    path: str | os.PathLike,
+    fps: float | None = None,
+    size: int | tuple[int, int] | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
+    audio: bool = True,
+) -> Media:
+    """Read a video file into a float tensor, with its audio track resampled to 16 kHz mono.
+
+    path: any container PyAV can open.  fps: resample to this frame rate (None keeps the
+    source rate).  size: an int or (height, width); frames are scaled to cover it and
+    centre-cropped (None keeps the source size).  start, duration: the time window in seconds.
+
+    Raises MediaError naming the file and the reason for a missing file, a file that is not
+    media, a truncated or corrupt file, a file with no video stream, or no frames in the window.
+    """
+    path = Path(path)
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps={fps!r}: must be positive")
+    target_size = _as_size(size)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(path, "has no video stream")
+        video_stream = container.streams.video[0]
+        audio_stream = container.streams.audio[0] if (audio and container.streams.audio) else None
+        source_fps = float(video_stream.average_rate or video_stream.guessed_rate or 0) or None
+        declared = _declared_seconds(container, video_stream)
+        end = math.inf if duration is None else start + duration
+        frames = _FrameResampler(start, fps, target_size)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if audio_stream else None
+        audio_chunks: list[np.ndarray] = []
+        audio_start: float | None = None
+        last_time: float | None = None
+        streams = [video_stream] + ([audio_stream] if audio_stream else [])
+        try:
+            for packet in container.demux(*streams):
+                packet_time = float(packet.pts * packet.time_base) if packet.pts is not None else None
+                if packet_time is not None and packet_time > end + 1.0:
+                    break
+                for frame in packet.decode():
+                    if isinstance(frame, av.VideoFrame):
+                        time = float(frame.time) if frame.time is not None else (last_time or 0.0)
+                        if time >= end - _TIME_EPS:
+                            continue
+                        last_time = time
+                        if fps is None and time < start - _TIME_EPS:
+                            continue
+                        frames.push(time, frame.to_ndarray(format="rgb24"))
+                    else:
+                        if audio_start is None:
+                            audio_start = float(frame.time or 0.0)
+                        audio_chunks.extend(chunk.to_ndarray()[0] for chunk in resampler.resample(frame))
+        except av.error.FFmpegError as error:
+            raise MediaError(path, f"corrupt or truncated after {len(frames.frames)} frames ({error})") from error
+        if resampler is not None:
+            audio_chunks.extend(chunk.to_ndarray()[0] for chunk in resampler.resample(None))
+
+    if last_time is None:
+        raise MediaError(path, "has no video frames" + ("" if start == 0 and duration is None else f" in [{start}, {end}) s"))
+    frame_seconds = 1.0 / (source_fps or fps or 1.0)
+    clip_end = min(end, last_time + frame_seconds)
+    if declared is not None and min(end, declared) - clip_end > max(0.5, 0.05 * declared):
+        raise MediaError(path, f"truncated: decoded {clip_end:.2f} s of the {declared:.2f} s it declares")
+    selected = frames.finish(clip_end)
+    if not selected:
+        raise MediaError(path, f"has no video frames in [{start}, {end}) s")
+    video = torch.stack(selected, dim=1)
+    out_fps = fps if fps is not None else (source_fps or 1.0)
+    wave = None
+    if audio_stream is not None:
+        samples = np.concatenate(audio_chunks) if audio_chunks else np.zeros(0, np.float32)
+        wave = _audio_window(samples, audio_start or 0.0, start, video.shape[1] / out_fps)
+    return Media(video=video, fps=out_fps, audio=wave, path=str(path))
+
+
+def _audio_window(samples: np.ndarray, samples_start: float, start: float, seconds: float) -> torch.Tensor:
+    """The part of `samples` (which begin at `samples_start` s) from `start` for `seconds`, zero-padded."""
+    length = int(round(seconds * SAMPLE_RATE))
+    offset = int(round((start - samples_start) * SAMPLE_RATE))
+    out = np.zeros(length, dtype=np.float32)
+    source = samples[max(offset, 0) : max(offset, 0) + length - max(-offset, 0)]
+    out[max(-offset, 0) : max(-offset, 0) + len(source)] = source
+    return torch.from_numpy(np.clip(out, -1.0, 1.0))
