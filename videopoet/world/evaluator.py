@@ -58,7 +58,8 @@ from .spec import (
 )
 
 COLOUR_TOLERANCE = 75.0  # RGB distance from a palette colour for a pixel to count as that colour
-MIN_AREA = 0.003  # smallest object component, as a share of the picture
+MIN_AREA = 0.003  # smallest object component, as a share of the picture ...
+MIN_PIXELS = 6  # ... and in pixels, for small pictures
 SIZE_THRESHOLD = math.sqrt(SIZE_RADIUS["small"] * SIZE_RADIUS["large"])
 TONE_THRESHOLD = 0.25 * TONE_AMPLITUDE
 CLICK_CUTOFF_HZ = 1500.0
@@ -168,7 +169,7 @@ def _find_objects(frames: np.ndarray) -> list[tuple[int, list[tuple[int, np.ndar
     """Per colour seen in at least half the frames: (colour index, [(frame, alpha, component, box)])."""
     count, size = frames.shape[0], frames.shape[1]
     labels = label_colours(frames)
-    min_pixels = MIN_AREA * frames.shape[1] * frames.shape[2]
+    min_pixels = max(MIN_AREA * frames.shape[1] * frames.shape[2], MIN_PIXELS)
     found = []
     for colour in range(len(COLOUR_NAMES)):
         sightings = []

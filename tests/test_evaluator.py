@@ -1,0 +1,116 @@
+"""The evaluator's figures on a CI-sized sample; benchmarks/evaluator_sanity.py runs the full ones."""
+
+import numpy as np
+import pytest
+
+from videopoet.io import read_video, write_video
+from videopoet.world import parse, render_clip, sample_scene
+from videopoet.world.evaluator import (
+    EvalReport,
+    count_clicks,
+    evaluate,
+    evaluate_folder,
+    format_table,
+    observe,
+    score_clip,
+    sounding_colours,
+)
+from videopoet.world.synth import synthesize
+
+CLIPS = 40
+# chance for a caption that has nothing to do with the clip: 1/8 colours, 1/3 shapes, 1/2 sizes,
+# 1/8 motions, and about 1/4 for the camera (static is drawn 40% of the time)
+CHANCE = {"colour": 1 / 8, "shape": 1 / 3, "size": 1 / 2, "motion": 1 / 8, "camera": 0.25}
+
+
+def _clips(split: str, size: int = 64):
+    return [render_clip(split, seed, size=size) for seed in range(CLIPS)]
+
+
+def _assert_all_at_least(report: EvalReport, floor: float):
+    for attribute, value in report.accuracy().items():
+        assert value >= floor, f"{attribute}: {value:.3f} < {floor}\n{format_table({'clips': report})}"
+
+
+@pytest.mark.parametrize("split", ["test", "compositional"])
+def test_ground_truth_scores_at_least_099(split):
+    report = evaluate((clip.video, clip.audio, parse(clip.caption)) for clip in _clips(split))
+    assert set(report.accuracy()) >= {"colour", "shape", "size", "motion", "camera", "all_right", "audio_colour"}
+    _assert_all_at_least(report, 0.99)
+
+
+@pytest.mark.parametrize("split", ["test", "compositional"])
+def test_ground_truth_after_an_mp4_round_trip_scores_at_least_099(split, tmp_path):
+    def decoded():
+        for clip in _clips(split):
+            media = read_video(write_video(tmp_path / "c.mp4", clip.video, clip.fps, audio=clip.audio))
+            yield media.video, media.audio.numpy(), parse(clip.caption)
+
+    _assert_all_at_least(evaluate(decoded()), 0.99)
+
+
+def test_noise_scores_near_chance():
+    rng = np.random.default_rng(0)
+    clips = _clips("test")
+    report = evaluate(
+        (rng.integers(0, 256, clip.video.shape, dtype=np.uint8), rng.uniform(-1, 1, clip.audio.shape), parse(clip.caption))
+        for clip in clips
+    )
+    accuracy = report.accuracy()
+    for attribute, chance in CHANCE.items():
+        assert accuracy[attribute] <= chance + 0.15, (attribute, accuracy[attribute])
+    assert accuracy["all_right"] == 0 and accuracy["audio_colour"] == 0
+
+
+def test_shuffled_captions_score_near_chance():
+    clips = _clips("test")
+    report = evaluate(
+        (clip.video, clip.audio, parse(clips[(index + 1) % len(clips)].caption)) for index, clip in enumerate(clips)
+    )
+    accuracy = report.accuracy()
+    for attribute, chance in CHANCE.items():
+        assert accuracy[attribute] <= chance + 0.2, (attribute, accuracy[attribute])
+    assert accuracy["all_right"] <= 0.05 and accuracy["audio_colour"] <= 0.2
+
+
+def test_each_camera_and_motion_is_recovered():
+    seen_cameras, seen_motions = set(), set()
+    for seed in range(150):
+        scene = sample_scene("train", seed)
+        if scene.camera in seen_cameras and all(o.motion in seen_motions for o in scene.objects):
+            continue
+        clip = render_clip("train", seed)
+        observation = observe(clip.video)
+        assert observation.camera == scene.camera, clip.caption
+        assert [o.motion for o in sorted(observation.objects, key=lambda o: o.colour)] == [
+            o.motion for o in sorted(scene.objects, key=lambda o: o.colour)
+        ], clip.caption
+        seen_cameras.add(scene.camera)
+        seen_motions.update(o.motion for o in scene.objects)
+    assert len(seen_cameras) == 5 and len(seen_motions) == 8
+
+
+def test_audio_readers_on_known_signals():
+    seconds = np.arange(34_000) / 16_000
+    tones = 0.25 * np.sin(2 * np.pi * 261.63 * seconds) + 0.25 * np.sin(2 * np.pi * 440.0 * seconds)
+    assert sounding_colours(tones) == {"red", "blue"}
+    assert sounding_colours(np.zeros(34_000)) == frozenset()
+    clicks = tones.copy()
+    rng = np.random.default_rng(0)
+    for start in (0, 16_000, 32_000):
+        clicks[start : start + 160] += 0.5 * rng.uniform(-1, 1, 160) * np.linspace(1, 0, 160)
+    assert count_clicks(tones) == 0 and count_clicks(clicks) == 3
+
+
+def test_an_empty_picture_matches_no_object():
+    clip = render_clip("test", 0)
+    grey = np.full_like(clip.video, 45)
+    scores = score_clip(observe(grey), parse(clip.caption))
+    assert scores["colour"][0] == 0 and scores["all_right"] == (0, 1)
+
+
+def test_evaluate_folder_reads_a_synthesized_folder(tmp_path):
+    synthesize(tmp_path / "data", "compositional", n=6, workers=2, progress=False)
+    report, failures = evaluate_folder(str(tmp_path / "data"), workers=2, progress=False)
+    assert report.clips == 6 and failures == []
+    assert report.accuracy()["all_right"] == 1.0
