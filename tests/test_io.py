@@ -1,3 +1,5 @@
+import os
+
 import av
 import numpy as np
 import pytest
@@ -151,3 +153,13 @@ def test_walk_skips_and_reports_bad_files_and_keeps_every_good_one(tmp_path, wor
         if name != "missing.mp4":
             assert reason in skipped[str(tmp_path / name)]
     assert "3 read, 5 skipped" in report.summary()
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+
+    mask = os.umask(0o022)
+    try:
+        path = write_video(tmp_path / "p.mp4", np.zeros((1, 16, 16, 3), dtype=np.uint8), 8)
+        assert path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(mask)

@@ -41,6 +41,12 @@ def to_uint8_frames(video: VideoLike) -> np.ndarray:
     return np.ascontiguousarray(frames.transpose(1, 2, 3, 0))
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
@@ -50,6 +56,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
