@@ -114,3 +114,23 @@ def test_evaluate_folder_reads_a_synthesized_folder(tmp_path):
     report, failures = evaluate_folder(str(tmp_path / "data"), workers=2, progress=False)
     assert report.clips == 6 and failures == []
     assert report.accuracy()["all_right"] == 1.0
+
+
+def test_psnr_over_whole_clips_masks_and_first_frames():
+    from videopoet.world.evaluator import first_frame_psnr, psnr
+
+    clip = render_clip("test", 1)
+    assert psnr(clip.video, clip.video) == float("inf")
+    noisy = clip.video.astype(int)
+    noisy[:, :8] += 10  # only the top 8 rows change, by 10 grey levels
+    noisy = noisy.clip(0, 255).astype(np.uint8)
+    mask = np.zeros(clip.video.shape[:3], dtype=bool)
+    mask[:, :8] = True
+    assert psnr(noisy, clip.video, mask) == pytest.approx(10 * np.log10(255**2 / 100), abs=0.05)
+    assert psnr(noisy, clip.video, ~mask) == float("inf")
+    assert psnr(noisy, clip.video) == pytest.approx(10 * np.log10(255**2 / (100 * 8 / 64)), abs=0.05)
+    assert first_frame_psnr(clip.video, clip.video[:1]) == float("inf")
+    with pytest.raises(ValueError, match="shape"):
+        psnr(clip.video[:2], clip.video)
+    with pytest.raises(ValueError, match="square"):
+        observe(clip.video[:, :, :32])

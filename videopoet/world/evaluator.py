@@ -18,6 +18,8 @@ How each attribute is read:
   by each motion's model (free start, fixed speed); the smallest normalised error wins.
 - audio: tone amplitudes at the eight colour frequencies; clicks as bursts of energy above
   1.5 kHz.
+- fidelity: `psnr` against a reference clip, over all pixels or a mask (the filled region of
+  an inpainting), and `first_frame_psnr` against a given image.
 """
 
 from __future__ import annotations
@@ -291,6 +293,30 @@ def count_clicks(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int:
     return 1 + int(gaps.sum())
 
 
+# ----------------------------------------------------------------------------- fidelity
+
+
+def psnr(video: VideoLike, reference: VideoLike, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB between two clips (see `to_uint8_frames` for layouts), over the pixels where
+    `mask` (T, H, W) bool is set, or all of them. Identical pixels give infinity."""
+    frames, target = to_uint8_frames(video).astype(np.float64), to_uint8_frames(reference).astype(np.float64)
+    if frames.shape != target.shape:
+        raise ValueError(f"psnr: clip of shape {frames.shape} against a reference of shape {target.shape}")
+    error = (frames - target) ** 2
+    if mask is not None:
+        mask = np.broadcast_to(np.asarray(mask, dtype=bool), frames.shape[:3])
+        if not mask.any():
+            raise ValueError("psnr: the mask selects no pixel")
+        error = error[mask]
+    mse = float(error.mean())
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def first_frame_psnr(video: VideoLike, image: VideoLike) -> float:
+    """PSNR of a clip's first frame against an image given as a one-frame clip."""
+    return psnr(to_uint8_frames(video)[:1], to_uint8_frames(image)[:1])
+
+
 # ----------------------------------------------------------------------------- whole clips
 
 
@@ -301,6 +327,8 @@ def observe(video: VideoLike, audio: np.ndarray | None = None, sample_rate: int 
     """
     frames = to_uint8_frames(video)
     count, size = frames.shape[0], frames.shape[1]
+    if frames.shape[2] != size:
+        raise ValueError(f"observe: Shapes World clips are square, got {frames.shape[2]}x{size} pixels")
     object_mask = np.zeros(frames.shape[:3], dtype=bool)
     pending = []
     for colour, sightings in _find_objects(frames):
