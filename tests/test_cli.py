@@ -33,6 +33,8 @@ def test_synth_resumes_and_refuses_to_mix_settings(tmp_path, capsys):
     before = sorted(p.name for p in (out / "clips").iterdir())
     assert main(["data", "synth", "--split", "test", "--n", "2", "--size", "32", "--out", str(out)]) == 2
     assert "size=64" in capsys.readouterr().err
+    assert main(["data", "synth", "--split", "test", "--n", "2", "--seed-start", "9", "--out", str(out)]) == 2
+    assert "seed_start=0" in capsys.readouterr().err
     assert sorted(p.name for p in (out / "clips").iterdir()) == before and len(read_captions(out)) == 4
 
 

@@ -59,6 +59,7 @@ def test_noise_scores_near_chance():
     accuracy = report.accuracy()
     for attribute, chance in CHANCE.items():
         assert accuracy[attribute] <= chance + 0.15, (attribute, accuracy[attribute])
+    assert accuracy["count"] <= 0.65  # one or two objects: chance is about a half
     assert accuracy["all_right"] == 0 and accuracy["audio_colour"] == 0
 
 
@@ -134,3 +135,13 @@ def test_psnr_over_whole_clips_masks_and_first_frames():
         psnr(clip.video[:2], clip.video)
     with pytest.raises(ValueError, match="square"):
         observe(clip.video[:, :, :32])
+
+
+def test_images_are_scored_without_motion_or_camera():
+    report = EvalReport()
+    for seed in range(20):
+        clip = render_clip("test", seed, frames=1)
+        scores = score_clip(observe(clip.video, clip.audio), parse(clip.caption))
+        assert "motion" not in scores and "camera" not in scores
+        report.add(scores)
+    _assert_all_at_least(report, 0.99)

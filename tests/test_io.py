@@ -163,3 +163,79 @@ def test_written_files_get_the_usual_permissions(tmp_path):
         assert path.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(mask)
+
+
+def _write_with_pyav(path, container_format: str, frames: int, audio_seconds: float, channels: int = 1) -> None:
+    """A moving gradient at 8 fps and a 440 Hz tone of amplitude 0.25 on every channel, written
+    straight with PyAV so the container's own conventions (interleaving, durations) apply."""
+    layout = "mono" if channels == 1 else "stereo"
+    with av.open(str(path), "w", format=container_format) as container:
+        video = container.add_stream("libx264", rate=8)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        sound = container.add_stream("aac", rate=16_000)
+        sound.layout = layout
+        for index in range(frames):
+            image = np.zeros((64, 64, 3), np.uint8)
+            image[:, :, 0] = (np.arange(64) * 4 + index * 5) % 256
+            image[:, :, 1] = index * 6
+            container.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(video.encode())
+        tone = 0.25 * np.sin(2 * np.pi * 440 * np.arange(int(audio_seconds * 16_000)) / 16_000)
+        interleaved = np.repeat(tone[:, None], channels, axis=1).reshape(1, -1).astype(np.float32)
+        chunk = av.AudioFrame.from_ndarray(interleaved, format="flt", layout=layout)
+        chunk.sample_rate, chunk.pts = 16_000, 0
+        container.mux(sound.encode(chunk))
+        container.mux(sound.encode())
+
+
+def test_time_counts_from_the_first_video_frame(tmp_path):
+    """MPEG-TS starts its clock late; frames and audio must line up as in the mp4 it came from."""
+    _write_with_pyav(tmp_path / "a.mp4", "mp4", frames=16, audio_seconds=2.0)
+    with av.open(str(tmp_path / "a.mp4")) as source, av.open(str(tmp_path / "a.ts"), "w", format="mpegts") as target:
+        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
+        for packet in source.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    with av.open(str(tmp_path / "a.ts")) as probe:
+        assert probe.streams.video[0].start_time > 0
+    mp4, ts = read_video(tmp_path / "a.mp4", fps=8), read_video(tmp_path / "a.ts", fps=8)
+    assert ts.video.shape == mp4.video.shape == (3, 16, 64, 64)
+    torch.testing.assert_close(ts.video, mp4.video)
+    torch.testing.assert_close(ts.audio, mp4.audio)
+
+
+def test_stereo_is_averaged_to_mono_at_the_same_level(tmp_path):
+    _write_with_pyav(tmp_path / "stereo.mp4", "mp4", frames=16, audio_seconds=2.0, channels=2)
+    audio = read_video(tmp_path / "stereo.mp4").audio.numpy()
+    assert np.abs(audio[4_000:28_000]).max() == pytest.approx(0.25, abs=0.01)
+
+
+def test_audio_longer_than_video_is_not_truncation_but_a_cut_file_is(tmp_path):
+    _write_with_pyav(tmp_path / "long_audio.mkv", "matroska", frames=16, audio_seconds=3.0)
+    media = read_video(tmp_path / "long_audio.mkv")
+    assert media.video.shape[1] == 16 and media.audio.shape == (32_000,)
+    _write_with_pyav(tmp_path / "full.mkv", "matroska", frames=40, audio_seconds=5.0)
+    data = (tmp_path / "full.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) * 8 // 10])
+    with pytest.raises(MediaError, match="truncated"):
+        read_video(tmp_path / "cut.mkv")
+
+
+def test_non_integer_frame_rate_ratios(tmp_path):
+    frames = np.zeros((30, 32, 32, 3), dtype=np.uint8)
+    frames[:] = (np.arange(30) * 8)[:, None, None, None]  # each frame's grey level is 8 x its index
+    path = write_video(tmp_path / "30fps.mp4", frames, 30)
+    media = read_video(path, fps=8)
+    assert media.video.shape[1] == 8  # 1 s at 8 fps
+    indices = np.rint((media.video.mean(dim=(0, 2, 3)).numpy() + 1) * 127.5 / 8).astype(int)
+    np.testing.assert_array_equal(indices, [int(np.floor(i * 30 / 8 + 1e-9)) for i in range(8)])
+
+
+@pytest.mark.parametrize("fps", [8, 12.5, 30])
+def test_gif_frames_start_on_time(tmp_path, fps):
+    frames = np.zeros((17, 32, 32, 3), dtype=np.uint8)
+    frames[:] = (np.arange(17) * 12)[:, None, None, None]  # each frame's grey level is 12 x its index
+    media = read_video(write_video(tmp_path / "t.gif", frames, fps), fps=fps)
+    indices = np.rint((media.video.mean(dim=(0, 2, 3)).numpy() + 1) * 127.5 / 12).astype(int)
+    np.testing.assert_array_equal(indices, np.arange(17))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass
@@ -107,12 +108,44 @@ def _open(path: Path) -> av.container.InputContainer:
         raise MediaError(path, f"not a media file PyAV can open, or truncated before its index ({error})") from error
 
 
-def _declared_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base) + (float(stream.start_time or 0) * float(stream.time_base))
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return None
+def _seconds(value: int | None, time_base) -> float | None:
+    return None if value is None or time_base is None else float(value * time_base)
+
+
+class _AudioCollector:
+    """Decoded audio, downmixed to mono (the mean of the channels) and resampled to 16 kHz."""
+
+    def __init__(self, origin: float):
+        self.origin = origin
+        self.resampler: av.AudioResampler | None = None
+        self.chunks: list[np.ndarray] = []
+        self.start = 0.0  # seconds after the video stream's start at which the samples begin
+
+    def push(self, frame: av.AudioFrame) -> None:
+        if self.resampler is None:
+            self.resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=SAMPLE_RATE)
+            self.start = float(frame.time or 0.0) - self.origin
+        self.chunks.extend(chunk.to_ndarray().mean(axis=0) for chunk in self.resampler.resample(frame))
+
+    def finish(self) -> np.ndarray:
+        if self.resampler is not None:
+            self.chunks.extend(chunk.to_ndarray().mean(axis=0) for chunk in self.resampler.resample(None))
+        return np.concatenate(self.chunks).astype(np.float32) if self.chunks else np.zeros(0, np.float32)
+
+    @property
+    def end(self) -> float:
+        return self.start + sum(len(chunk) for chunk in self.chunks) / SAMPLE_RATE
+
+
+def _declared_end(container: av.container.InputContainer, stream, origin: float) -> tuple[float | None, bool]:
+    """Where the file says its media ends, in seconds after the video start, and whether that
+    figure is the video stream's own (else the whole container's, audio included)."""
+    own = _seconds(stream.duration, stream.time_base)
+    if own is not None:
+        return own, True
+    if container.duration is None:
+        return None, False
+    return (container.duration + (container.start_time or 0)) / av.time_base - origin, False
 
 
 def read_video(
@@ -123,11 +156,12 @@ def read_video(
     duration: float | None = None,
     audio: bool = True,
 ) -> Media:
-    """Read a video file into a float tensor, with its audio track resampled to 16 kHz mono.
+    """Read a video file into a float tensor, with its audio track as 16 kHz mono.
 
     path: any container PyAV can open.  fps: resample to this frame rate (None keeps the
     source rate).  size: an int or (height, width); frames are scaled to cover it and
-    centre-cropped (None keeps the source size).  start, duration: the time window in seconds.
+    centre-cropped (None keeps the source size).  start, duration: the time window in seconds,
+    counted from the first video frame.  Several audio channels are averaged.
 
     Raises MediaError naming the file and the reason for a missing file, a file that is not
     media, a truncated or corrupt file, a file with no video stream, or no frames in the window.
@@ -135,59 +169,57 @@ def read_video(
     path = Path(path)
     if fps is not None and fps <= 0:
         raise ValueError(f"fps={fps!r}: must be positive")
+    if start < 0 or (duration is not None and duration <= 0):
+        raise ValueError(f"start={start!r}, duration={duration!r}: need start >= 0 and a positive duration")
     target_size = _as_size(size)
+    end = math.inf if duration is None else start + duration
     with _open(path) as container:
         if not container.streams.video:
             raise MediaError(path, "has no video stream")
         video_stream = container.streams.video[0]
         audio_stream = container.streams.audio[0] if (audio and container.streams.audio) else None
         source_fps = float(video_stream.average_rate or video_stream.guessed_rate or 0) or None
-        declared = _declared_seconds(container, video_stream)
-        end = math.inf if duration is None else start + duration
+        frame_seconds = 1.0 / (source_fps or fps or 1.0)
+        origin = _seconds(video_stream.start_time, video_stream.time_base) or 0.0
+        declared_end, declared_by_video = _declared_end(container, video_stream, origin)
         frames = _FrameResampler(start, fps, target_size)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if audio_stream else None
-        audio_chunks: list[np.ndarray] = []
-        audio_start: float | None = None
+        sound = _AudioCollector(origin) if audio_stream is not None else None
         last_time: float | None = None
-        streams = [video_stream] + ([audio_stream] if audio_stream else [])
+        stopped_early = False
+        if start > 0:  # jump to the keyframe before the window; formats that cannot seek decode from the top
+            with contextlib.suppress(av.error.FFmpegError):
+                container.seek(int((origin + start) / video_stream.time_base), stream=video_stream, backward=True)
         try:
-            for packet in container.demux(*streams):
-                packet_time = float(packet.pts * packet.time_base) if packet.pts is not None else None
-                if packet_time is not None and packet_time > end + 1.0:
+            for packet in container.demux(*[s for s in (video_stream, audio_stream) if s is not None]):
+                packet_time = _seconds(packet.pts, packet.time_base)
+                if packet_time is not None and packet_time - origin > end + max(1.0, 8 * frame_seconds):
+                    stopped_early = True
                     break
                 for frame in packet.decode():
-                    if isinstance(frame, av.VideoFrame):
-                        time = float(frame.time) if frame.time is not None else (last_time or 0.0)
-                        if time >= end - _TIME_EPS:
-                            continue
-                        last_time = time
-                        if fps is None and time < start - _TIME_EPS:
-                            continue
+                    if isinstance(frame, av.AudioFrame):
+                        sound.push(frame)
+                        continue
+                    time = float(frame.time) - origin if frame.time is not None else (last_time or 0.0) + frame_seconds
+                    last_time = time
+                    if time < end - _TIME_EPS and (fps is not None or time >= start - _TIME_EPS):
                         frames.push(time, frame.to_ndarray(format="rgb24"))
-                    else:
-                        if audio_start is None:
-                            audio_start = float(frame.time or 0.0)
-                        audio_chunks.extend(chunk.to_ndarray()[0] for chunk in resampler.resample(frame))
         except av.error.FFmpegError as error:
             raise MediaError(path, f"corrupt or truncated after {len(frames.frames)} frames ({error})") from error
-        if resampler is not None:
-            audio_chunks.extend(chunk.to_ndarray()[0] for chunk in resampler.resample(None))
+        samples = sound.finish() if sound is not None else None
 
     if last_time is None:
-        raise MediaError(path, "has no video frames" + ("" if start == 0 and duration is None else f" in [{start}, {end}) s"))
-    frame_seconds = 1.0 / (source_fps or fps or 1.0)
-    clip_end = min(end, last_time + frame_seconds)
-    if declared is not None and min(end, declared) - clip_end > max(0.5, 0.05 * declared):
-        raise MediaError(path, f"truncated: decoded {clip_end:.2f} s of the {declared:.2f} s it declares")
-    selected = frames.finish(clip_end)
+        raise MediaError(path, "has no video frames")
+    video_end = last_time + frame_seconds
+    if declared_end is not None and not stopped_early:
+        media_end = video_end if declared_by_video or sound is None else max(video_end, sound.end)
+        if media_end < min(end, declared_end) - (1.5 * frame_seconds + 0.05):
+            raise MediaError(path, f"truncated: decoded {media_end:.2f} s of the {declared_end:.2f} s it declares")
+    selected = frames.finish(min(end, video_end))
     if not selected:
         raise MediaError(path, f"has no video frames in [{start}, {end}) s")
     video = torch.stack(selected, dim=1)
     out_fps = fps if fps is not None else (source_fps or 1.0)
-    wave = None
-    if audio_stream is not None:
-        samples = np.concatenate(audio_chunks) if audio_chunks else np.zeros(0, np.float32)
-        wave = _audio_window(samples, audio_start or 0.0, start, video.shape[1] / out_fps)
+    wave = None if samples is None else _audio_window(samples, sound.start, start, video.shape[1] / out_fps)
     return Media(video=video, fps=out_fps, audio=wave, path=str(path))
 
 

@@ -4,6 +4,7 @@ the file appears complete under its name or not at all."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -126,8 +127,16 @@ def write_video(
     return path
 
 
+def _gif_durations(count: int, fps: float) -> list[int]:
+    """Per-frame durations in ms. GIF counts in centiseconds, so durations alternate (12, 13,
+    12, 13 cs at 8 fps) so no frame starts after its true time; 2 cs is the shortest players honour."""
+    starts = [math.floor(index * 100 / fps + 1e-9) for index in range(count + 1)]
+    return [10 * max(2, later - earlier) for earlier, later in zip(starts, starts[1:])]
+
+
 def write_gif(path: str | os.PathLike, video: VideoLike, fps: float) -> Path:
-    """Write an animated GIF that loops forever (adaptive palette per frame)."""
+    """Write an animated GIF that loops forever (adaptive palette per frame). Identical
+    consecutive frames are stored once, with their durations added up."""
     path = Path(path)
     frames = [Image.fromarray(frame) for frame in to_uint8_frames(video)]
     with atomic_path(path) as temporary:
@@ -136,7 +145,7 @@ def write_gif(path: str | os.PathLike, video: VideoLike, fps: float) -> Path:
             format="GIF",
             save_all=True,
             append_images=frames[1:],
-            duration=max(int(round(1000 / fps)), 20),
+            duration=_gif_durations(len(frames), fps),
             loop=0,
         )
     return path

@@ -64,6 +64,7 @@ MIN_AREA = 0.003  # smallest object component, as a share of the picture ...
 MIN_PIXELS = 6  # ... and in pixels, for small pictures
 SIZE_THRESHOLD = math.sqrt(SIZE_RADIUS["small"] * SIZE_RADIUS["large"])
 TONE_THRESHOLD = 0.25 * TONE_AMPLITUDE
+TONE_SEARCH_HZ = (-2.0, -1.0, 0.0, 1.0, 2.0)  # the closest two tones are 19.6 Hz apart
 CLICK_CUTOFF_HZ = 1500.0
 CLICK_THRESHOLD = 0.05  # RMS above the cutoff, per 5 ms window
 CLICK_MERGE_SECONDS = 0.03
@@ -258,21 +259,25 @@ def classify_motion(track: np.ndarray, camera: str) -> str:
 # ----------------------------------------------------------------------------- audio
 
 
+def tone_amplitude(audio: np.ndarray, frequency: float, sample_rate: int = SAMPLE_RATE) -> float:
+    """Amplitude of a sine at `frequency` (best within +-2 Hz), Hann-windowed: (N,) -> float."""
+    audio = np.asarray(audio, dtype=np.float64)
+    window = np.hanning(len(audio))
+    seconds = np.arange(len(audio)) / sample_rate
+    weighted = audio * window
+    return max(
+        2 * abs(np.dot(weighted, np.exp(-2j * np.pi * (frequency + shift) * seconds))) / window.sum()
+        for shift in TONE_SEARCH_HZ
+    )
+
+
 def sounding_colours(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> frozenset[str]:
     """Colours whose tone is present: amplitude at its frequency above a quarter of the spec's."""
-    audio = np.asarray(audio, dtype=np.float64)
     if len(audio) < sample_rate // 20:
         return frozenset()
-    window = np.hanning(len(audio))
-    spectrum = np.abs(np.fft.rfft(audio * window)) * 2 / window.sum()
-    frequencies = np.fft.rfftfreq(len(audio), 1 / sample_rate)
-    present = set()
-    for name in COLOUR_NAMES:
-        frequency = COLOURS[name][1]
-        band = np.abs(frequencies - frequency) <= max(2.0, 2 * sample_rate / len(audio))
-        if spectrum[band].max() > TONE_THRESHOLD:
-            present.add(name)
-    return frozenset(present)
+    return frozenset(
+        name for name in COLOUR_NAMES if tone_amplitude(audio, COLOURS[name][1], sample_rate) > TONE_THRESHOLD
+    )
 
 
 def count_clicks(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int:
@@ -366,7 +371,8 @@ def score_clip(observation: Observation, expected: SceneDescription) -> dict[str
 
     Object attributes count per captioned object; each is matched to the observed object of
     its colour, or else to the largest unmatched one. An object with no match is all wrong.
-    `all_right` is 1 when every visual attribute of the clip is right.
+    `all_right` is 1 when every visual attribute of the clip is right. A one-frame clip (an
+    image) is not scored on motion or camera.
     """
     remaining = list(observation.objects)
     matches = []
@@ -384,8 +390,11 @@ def score_clip(observation: Observation, expected: SceneDescription) -> dict[str
             match is not None and getattr(match, attribute) == getattr(wanted, attribute) for wanted, match in matches
         )
         scores[attribute] = (right, total)
-    scores["camera"] = (int(observation.camera == expected.camera), 1)
-    scores["all_right"] = (int(all(scores[name][0] == scores[name][1] for name in VISUAL_ATTRIBUTES)), 1)
+    if observation.frames >= 2:
+        scores["camera"] = (int(observation.camera == expected.camera), 1)
+    else:  # an image shows neither motion nor camera
+        del scores["motion"]
+    scores["all_right"] = (int(all(right == total for right, total in scores.values())), 1)
     if observation.audio_colours is not None:
         colours = frozenset(obj.colour for obj in expected.objects)
         scores["audio_colour"] = (int(observation.audio_colours == colours), 1)

@@ -42,7 +42,7 @@ ZOOM = 1.03  # per frame
 
 BACKGROUND_GREY = (20, 70)
 BACKGROUND_CELL = 0.15  # value-noise lattice spacing: features about 0.1-0.2 canvas wide
-WORLD_EXTENT = (-1.0, 2.0)  # the noise field covers this square of world space
+WORLD_EXTENT = (-4.0, 5.0)  # the noise field covers this square of world space (long clips pan far)
 
 PICTURE_RADIUS_RANGE = (0.06, 0.3)
 OVERLAP_MARGIN = 0.03  # centre distance > 1.2 * (r1 + r2) + 0.03

@@ -33,15 +33,15 @@ class SynthSpec:
 
 
 def _check_folder(out: Path, spec: SynthSpec) -> None:
-    """Refuse to mix clips of different sizes or lengths in one folder; a folder made with the
-    same size and length (any n) is resumed: clips already written are kept."""
+    """Refuse to mix clips of different splits, sizes, lengths or seed ranges in one folder; a
+    folder made with the same settings (any n) is resumed: clips already written are kept."""
     marker = out / SYNTH_FILE
     if not marker.exists():
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out}: folder is not empty and holds no {SYNTH_FILE}; choose a new --out")
         return
     previous = json.loads(marker.read_text())
-    for key in ("split", "size", "frames"):
+    for key in ("split", "size", "frames", "seed_start"):
         if previous.get(key) != getattr(spec, key):
             raise FileExistsError(f"{out}: holds a synthesis with {key}={previous.get(key)!r}, not {getattr(spec, key)!r}; choose a new --out")
 
