@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
 from .data.captions import read_captions
 from .io import MediaError, find_media, read_video, save_contact_sheet, walk_media
 from .io.walk import WalkReport
@@ -72,6 +73,7 @@ def _eval_shapes(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videopoet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"videopoet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     workers = max(1, os.cpu_count() or 1)
 

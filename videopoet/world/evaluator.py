@@ -30,6 +30,7 @@ import multiprocessing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -64,7 +65,7 @@ MIN_AREA = 0.003  # smallest object component, as a share of the picture ...
 MIN_PIXELS = 6  # ... and in pixels, for small pictures
 SIZE_THRESHOLD = math.sqrt(SIZE_RADIUS["small"] * SIZE_RADIUS["large"])
 TONE_THRESHOLD = 0.25 * TONE_AMPLITUDE
-TONE_SEARCH_HZ = (-2.0, -1.0, 0.0, 1.0, 2.0)  # the closest two tones are 19.6 Hz apart
+TONE_SEARCH_HZ = 2.0  # search +-2 Hz around each tone; the closest two tones are 19.6 Hz apart
 CLICK_CUTOFF_HZ = 1500.0
 CLICK_THRESHOLD = 0.05  # RMS above the cutoff, per 5 ms window
 CLICK_MERGE_SECONDS = 0.03
@@ -168,8 +169,16 @@ def _classify_shape(alpha: np.ndarray, box: tuple[slice, slice], size: int) -> t
     return best[0], cx, cy, best[2]
 
 
-def _find_objects(frames: np.ndarray) -> list[tuple[int, list[tuple[int, np.ndarray, np.ndarray, tuple[slice, slice]]]]]:
-    """Per colour seen in at least half the frames: (colour index, [(frame, alpha, component, box)])."""
+class _Sighting(NamedTuple):
+    """An object in one frame: its soft coverage `alpha` over the pixel window `box`."""
+
+    frame: int
+    alpha: np.ndarray
+    box: tuple[slice, slice]
+
+
+def _find_objects(frames: np.ndarray) -> list[tuple[int, list[_Sighting]]]:
+    """Per colour seen in at least half the frames: (colour index, its sightings)."""
     count, size = frames.shape[0], frames.shape[1]
     labels = label_colours(frames)
     min_pixels = max(MIN_AREA * frames.shape[1] * frames.shape[2], MIN_PIXELS)
@@ -183,8 +192,7 @@ def _find_objects(frames: np.ndarray) -> list[tuple[int, list[tuple[int, np.ndar
             component = _largest_component(mask)
             if component is None or component.sum() < min_pixels:
                 continue
-            alpha, box = _soft_mask(frames[t], labels[t], component, colour)
-            sightings.append((t, alpha, component, box))
+            sightings.append(_Sighting(t, *_soft_mask(frames[t], labels[t], component, colour)))
         if len(sightings) * 2 >= count:
             found.append((colour, sightings))
     return found
@@ -259,25 +267,26 @@ def classify_motion(track: np.ndarray, camera: str) -> str:
 # ----------------------------------------------------------------------------- audio
 
 
-def tone_amplitude(audio: np.ndarray, frequency: float, sample_rate: int = SAMPLE_RATE) -> float:
-    """Amplitude of a sine at `frequency` (best within +-2 Hz), Hann-windowed: (N,) -> float."""
+def tone_amplitudes(audio: np.ndarray, frequencies: Sequence[float], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Amplitude of a sine at each frequency (the best within +-2 Hz): (N,) -> (len(frequencies),).
+
+    A Hann-windowed spectrum zero-padded at least 4x, so the bin grid is fine enough that a tone
+    between bins loses under 2% of its amplitude.
+    """
     audio = np.asarray(audio, dtype=np.float64)
     window = np.hanning(len(audio))
-    seconds = np.arange(len(audio)) / sample_rate
-    weighted = audio * window
-    return max(
-        2 * abs(np.dot(weighted, np.exp(-2j * np.pi * (frequency + shift) * seconds))) / window.sum()
-        for shift in TONE_SEARCH_HZ
-    )
+    padded = 1 << int(math.ceil(math.log2(max(4 * len(audio), 2 * sample_rate))))
+    spectrum = np.abs(np.fft.rfft(audio * window, n=padded)) * 2 / window.sum()
+    bins = np.fft.rfftfreq(padded, 1 / sample_rate)
+    return np.array([spectrum[np.abs(bins - f) <= TONE_SEARCH_HZ].max() for f in frequencies])
 
 
 def sounding_colours(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> frozenset[str]:
     """Colours whose tone is present: amplitude at its frequency above a quarter of the spec's."""
     if len(audio) < sample_rate // 20:
         return frozenset()
-    return frozenset(
-        name for name in COLOUR_NAMES if tone_amplitude(audio, COLOURS[name][1], sample_rate) > TONE_THRESHOLD
-    )
+    amplitudes = tone_amplitudes(audio, [COLOURS[name][1] for name in COLOUR_NAMES], sample_rate)
+    return frozenset(name for name, amplitude in zip(COLOUR_NAMES, amplitudes) if amplitude > TONE_THRESHOLD)
 
 
 def count_clicks(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int:
@@ -339,18 +348,18 @@ def observe(video: VideoLike, audio: np.ndarray | None = None, sample_rate: int 
     for colour, sightings in _find_objects(frames):
         track = np.full((count, 3), np.nan)
         votes: dict[str, int] = {}
-        for t, alpha, component, box in sightings:
+        for t, alpha, box in sightings:
             object_mask[t][box] |= alpha > 0.05
             shape, cx, cy, radius = _classify_shape(alpha, box, size)
             votes[shape] = votes.get(shape, 0) + 1
             track[t] = (cx, cy, radius)
         shape = max(votes, key=votes.get)
         # radius from the winning shape's area formula, for every frame
-        for t, alpha, _, _ in sightings:
+        for t, alpha, _ in sightings:
             track[t, 2] = math.sqrt(float(alpha.sum()) / _AREA_PER_R2[shape]) / size
         first = track[~np.isnan(track[:, 0])][0]
         size_class = "large" if first[2] > SIZE_THRESHOLD else "small"
-        area = float(np.mean([alpha.sum() for _, alpha, _, _ in sightings]))
+        area = float(np.mean([sighting.alpha.sum() for sighting in sightings]))
         pending.append((COLOUR_NAMES[colour], shape, size_class, track, area))
     camera = estimate_camera(frames, object_mask)
     objects = [
