@@ -131,7 +131,7 @@ def parse(caption: str) -> SceneDescription:
         if not chunk.strip():
             continue
         motion = _find(_MOTION_PATTERNS, chunk, "motion", caption)
-        for pattern, key in _MOTION_PATTERNS:
+        for pattern, _ in _MOTION_PATTERNS:
             chunk = pattern.sub(" ", chunk)
         objects.append(
             ObjectDescription(

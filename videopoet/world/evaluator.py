@@ -179,7 +179,7 @@ class _Sighting(NamedTuple):
 
 def _find_objects(frames: np.ndarray) -> list[tuple[int, list[_Sighting]]]:
     """Per colour seen in at least half the frames: (colour index, its sightings)."""
-    count, size = frames.shape[0], frames.shape[1]
+    count = frames.shape[0]
     labels = label_colours(frames)
     min_pixels = max(MIN_AREA * frames.shape[1] * frames.shape[2], MIN_PIXELS)
     found = []
