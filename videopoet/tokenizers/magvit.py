@@ -17,14 +17,19 @@ each time upsampling), with group norms whose scale and shift come from the quan
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from ..checkpoint import load_pretrained, save_pretrained
 from .lfq import LookupFreeQuantizer
+
+CHECKPOINT_KIND = "video_tokenizer"
 
 
 @dataclass
@@ -306,3 +311,15 @@ class VideoTokenizer(nn.Module):
             raise ValueError(f"codes of shape {tuple(codes.shape)}: expected (B, t, h, w)")
         latent = self.quantizer.codes_to_latent(codes).to(next(self.parameters()).dtype)
         return self.decoder(latent).clamp(-1.0, 1.0)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write `directory/config.json` and `directory/model.safetensors`, atomically."""
+        return save_pretrained(directory, self, CHECKPOINT_KIND, self.config.to_dict())
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> "VideoTokenizer":
+        """Load a tokenizer saved with `save_pretrained`, in eval mode."""
+        config, state = load_pretrained(directory, CHECKPOINT_KIND)
+        model = cls(VideoTokenizerConfig.from_dict(config))
+        model.load_state_dict(state)
+        return model.eval()

@@ -1,0 +1,66 @@
+"""Checkpoint directories: `config.json` plus `model.safetensors`, written atomically.
+
+A directory is written under a temporary name beside its target and renamed into place, so a
+reader never sees a half-written checkpoint and a crash never corrupts the previous one.
+Training checkpoints add `training_state.pt` (optimizers, schedules, step) beside the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def write_directory(target: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call `write(folder)` on a fresh temporary folder, then put it in place of `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write(staging)
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, retired / "checkpoint")
+            os.replace(staging, target)
+            shutil.rmtree(retired)
+        else:
+            os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target
+
+
+def save_model_files(folder: Path, model: nn.Module, kind: str, config: dict) -> None:
+    """Write config.json ({"kind", "config"}) and model.safetensors into an existing folder."""
+    (folder / CONFIG_FILE).write_text(json.dumps({"kind": kind, "config": config}, indent=2) + "\n")
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE))
+
+
+def save_pretrained(directory: str | os.PathLike, model: nn.Module, kind: str, config: dict) -> Path:
+    """Write a checkpoint directory for `model` atomically."""
+    return write_directory(directory, lambda folder: save_model_files(folder, model, kind, config))
+
+
+def load_pretrained(directory: str | os.PathLike, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read (config, state dict) from a checkpoint directory; ValueError naming what is wrong."""
+    directory = Path(directory)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory}: not a checkpoint directory (missing {name})")
+    meta = json.loads((directory / CONFIG_FILE).read_text())
+    if meta.get("kind") != kind:
+        raise ValueError(f"{directory}: holds a {meta.get('kind')!r} checkpoint, not a {kind!r} one")
+    return meta["config"], load_file(str(directory / WEIGHTS_FILE))
