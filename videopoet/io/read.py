@@ -231,3 +231,15 @@ def _audio_window(samples: np.ndarray, samples_start: float, start: float, secon
     source = samples[max(offset, 0) : max(offset, 0) + length - max(-offset, 0)]
     out[max(-offset, 0) : max(-offset, 0) + len(source)] = source
     return torch.from_numpy(np.clip(out, -1.0, 1.0))
+
+
+def probe_video(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) of a file's first video stream, from its header (nothing decoded)."""
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(path, "has no video stream")
+        stream = container.streams.video[0]
+        if not stream.height or not stream.width:
+            raise MediaError(path, "video stream declares no frame size")
+        return stream.height, stream.width
