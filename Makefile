@@ -10,7 +10,7 @@ DEMO_DIR ?= runs/demo
 DEMO_CLIPS ?= 200
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup clean bench-env
 
 setup: $(VENV)/.installed
 
@@ -27,5 +27,15 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# A separate environment for benchmarks/tokenizer_speed.py: magvit2-pytorch needs torchvision,
+# which imports only beside the torch build it was made for.
+bench-env: .venv-bench/.installed
+
+.venv-bench/.installed: pyproject.toml Makefile
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 magvit2-pytorch
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) .venv-bench runs
