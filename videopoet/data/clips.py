@@ -110,3 +110,27 @@ class MixedClips(Dataset):
     def __getitem__(self, index: int):
         choice = int(np.random.default_rng([self.seed, index, 1]).choice(len(self.datasets), p=self.probabilities))
         return self.datasets[choice][index]
+
+
+class RandomCrops(Dataset):
+    """Item i: a random crop x crop window (position drawn from (seed, i)) of item i of `data`,
+    whose items are (3, T, H, W) with H, W >= crop. Convolutional models train several times
+    faster per step on crops and still run at the full size."""
+
+    def __init__(self, data: Dataset, crop: int, seed: int = 0):
+        if crop <= 0:
+            raise ValueError(f"RandomCrops: crop size must be positive, got {crop}")
+        self.data, self.crop, self.seed = data, crop, seed
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        video = self.data[index]
+        height, width = video.shape[-2:]
+        if height < self.crop or width < self.crop:
+            raise ValueError(f"RandomCrops: item {index} is {height}x{width}, smaller than the {self.crop}x{self.crop} crop")
+        rng = np.random.default_rng([self.seed, index, 2])
+        top = int(rng.integers(height - self.crop + 1))
+        left = int(rng.integers(width - self.crop + 1))
+        return video[..., top : top + self.crop, left : left + self.crop]

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ..checkpoint import load_pretrained, save_pretrained
+from ..checkpoint import CONFIG_FILE, load_pretrained, save_pretrained
+from ..pretrained import model_part
 from .lfq import LookupFreeQuantizer
 
 CHECKPOINT_KIND = "video_tokenizer"
@@ -38,7 +39,7 @@ class VideoTokenizerConfig:
     every stage after the first halves height and width, and the first `time_downsamples`
     of those also halve time."""
 
-    base_channels: int = 16
+    base_channels: int = 32
     channel_multipliers: tuple[int, ...] = (1, 2, 4)
     time_downsamples: int = 2
     blocks_per_stage: int = 1
@@ -70,8 +71,8 @@ class VideoTokenizerConfig:
 
     @classmethod
     def preset(cls, name: str) -> "VideoTokenizerConfig":
-        """Named sizes: `shapes-64` (the shipped default, 1.2M parameters so it trains on a CPU:
-        17x64x64 -> 5x16x16, 2^12 codes), `videopoet-128` (the paper's setting: 17x128x128 ->
+        """Named sizes: `shapes-64` (the shipped default, 4.9M parameters, small enough to
+        train on a CPU: 17x64x64 -> 5x16x16, 2^12 codes), `videopoet-128` (the paper's setting: 17x128x128 ->
         5x16x16, 2^18 codes) and `tiny` (tests)."""
         presets = {
             "tiny": dict(base_channels=8, channel_multipliers=(1, 2), time_downsamples=1, blocks_per_stage=1, bits=6, image_size=32),
@@ -318,8 +319,12 @@ class VideoTokenizer(nn.Module):
         return save_pretrained(directory, self, CHECKPOINT_KIND, self.config.to_dict())
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> "VideoTokenizer":
-        """Load a tokenizer saved with `save_pretrained`, in eval mode."""
+    def from_pretrained(cls, directory: str | os.PathLike | None = None) -> "VideoTokenizer":
+        """Load a tokenizer saved with `save_pretrained` (by default the shipped Shapes World
+        one), in eval mode. `directory` is a checkpoint directory or a model directory with a
+        `video_tokenizer/` part."""
+        if directory is None or not (Path(directory) / CONFIG_FILE).is_file():
+            directory = model_part("video_tokenizer", directory)
         config, state = load_pretrained(directory, CHECKPOINT_KIND)
         model = cls(VideoTokenizerConfig.from_dict(config))
         model.load_state_dict(state)

@@ -103,3 +103,22 @@ def compare_with_x264(
     )
     used, perplexity = codebook_usage(codes, tokenizer.codebook_size)
     return {"clips": len(videos), "tokenizer": ours, "x264": theirs, "codebook_used": used, "perplexity": perplexity}
+
+
+def side_by_side(
+    tokenizer: VideoTokenizer, videos: Sequence[torch.Tensor], names: Sequence[str], fps: float
+) -> tuple[list[torch.Tensor], list[str]]:
+    """For each (3, T, H, W) clip: the original, the tokenizer's reconstruction and libx264 at
+    the same bits per pixel, as rows and captions for a contact sheet."""
+    reconstructions, _ = reconstruct(tokenizer, videos)
+    bpp = tokenizer_bpp(tokenizer, *videos[0].shape[1:])
+    rows, captions = [], []
+    for video, reconstruction, name in zip(videos, reconstructions, names):
+        encoded, spent = x264_at_bpp(video, fps, bpp)
+        rows += [video, reconstruction, encoded]
+        captions += [
+            f"original: {name}",
+            f"videopoet tokens, {bpp:.3f} bpp: PSNR {psnr(reconstruction, video):.1f} dB",
+            f"libx264, {spent:.3f} bpp: PSNR {psnr(encoded, video):.1f} dB",
+        ]
+    return rows, captions

@@ -1,0 +1,29 @@
+"""The shipped default model, trained on the Shapes World and installed with the package.
+
+A model directory holds one checkpoint directory (config.json + model.safetensors) per part:
+
+    videopoet/pretrained/shapes-64/
+        video_tokenizer/
+
+`scripts/` holds the commands that trained each part; `videopoet export` writes a trained
+checkpoint into such a directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..checkpoint import CONFIG_FILE
+
+DEFAULT_MODEL = Path(__file__).parent / "shapes-64"
+
+
+def model_part(part: str, model_dir: str | os.PathLike | None = None) -> Path:
+    """The checkpoint directory of `part` (e.g. "video_tokenizer") in `model_dir`, by default
+    the shipped model; FileNotFoundError naming the directory when the part is missing."""
+    directory = Path(model_dir) if model_dir is not None else DEFAULT_MODEL
+    path = directory / part
+    if not (path / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"{directory}: model directory has no {part!r} part (missing {part}/{CONFIG_FILE})")
+    return path
