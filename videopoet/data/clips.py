@@ -113,14 +113,16 @@ class MixedClips(Dataset):
 
 
 class RandomCrops(Dataset):
-    """Item i: a random crop x crop window (position drawn from (seed, i)) of item i of `data`,
-    whose items are (3, T, H, W) with H, W >= crop. Convolutional models train several times
-    faster per step on crops and still run at the full size."""
+    """Item i: a crop x crop window of item i of `data` (items (3, T, H, W), H and W >= crop).
+    `candidates` windows are drawn from (seed, i) and the busiest one is kept (the largest
+    pixel standard deviation, summed over channels), so few crops are flat background.
+    Convolutional models train several times faster per step on crops and still run at the
+    full size."""
 
-    def __init__(self, data: Dataset, crop: int, seed: int = 0):
-        if crop <= 0:
-            raise ValueError(f"RandomCrops: crop size must be positive, got {crop}")
-        self.data, self.crop, self.seed = data, crop, seed
+    def __init__(self, data: Dataset, crop: int, seed: int = 0, candidates: int = 1):
+        if crop <= 0 or candidates <= 0:
+            raise ValueError(f"RandomCrops: crop size and candidates must be positive, got {crop} and {candidates}")
+        self.data, self.crop, self.seed, self.candidates = data, crop, seed, candidates
 
     def __len__(self) -> int:
         return len(self.data)
@@ -131,6 +133,7 @@ class RandomCrops(Dataset):
         if height < self.crop or width < self.crop:
             raise ValueError(f"RandomCrops: item {index} is {height}x{width}, smaller than the {self.crop}x{self.crop} crop")
         rng = np.random.default_rng([self.seed, index, 2])
-        top = int(rng.integers(height - self.crop + 1))
-        left = int(rng.integers(width - self.crop + 1))
-        return video[..., top : top + self.crop, left : left + self.crop]
+        tops = rng.integers(height - self.crop + 1, size=self.candidates)
+        lefts = rng.integers(width - self.crop + 1, size=self.candidates)
+        windows = [video[..., top : top + self.crop, left : left + self.crop] for top, left in zip(tops, lefts)]
+        return max(windows, key=lambda window: float(window.flatten(1).std(dim=1).sum()))
