@@ -90,3 +90,15 @@ def test_train_and_eval_tokenizer_commands(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "x264 PSNR" in printed and "held-out real footage" in printed and "all_right" in printed
     assert main(["eval", "tokenizer", str(tmp_path), "--clips", "2"]) == 2
+
+
+def test_decoder_only_training_keeps_every_code(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--preset", "tiny", "--steps", "2", "--batch-size", "2", "--frames", "5", "--real-share", "0"]
+    assert main(["train", "tokenizer", "--out", str(first), *common]) == 0
+    assert main(["train", "tokenizer", "--out", str(second), *common, "--init", str(first / "checkpoint"), "--decoder-only", "--lr", "1e-2"]) == 0
+    before, after = VideoTokenizer.from_pretrained(first / "checkpoint"), VideoTokenizer.from_pretrained(second / "checkpoint")
+    video = torch.rand(2, 3, 5, 32, 32) * 2 - 1
+    assert torch.equal(before.encode(video), after.encode(video))
+    changed = [not torch.equal(a, b) for a, b in zip(before.decoder.parameters(), after.decoder.parameters())]
+    assert any(changed)

@@ -85,7 +85,8 @@ def _eval_shapes(args: argparse.Namespace) -> int:
 def _train_tokenizer(args: argparse.Namespace) -> int:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
-    config = VideoTokenizerConfig.preset(args.preset)
+    tokenizer = VideoTokenizer.from_pretrained(args.init).train() if args.init else VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
+    config = tokenizer.config
     size = args.size or config.image_size
     world = ShapesWorldVideos("train", size=size, frames=args.frames, seed=args.seed)
     data = world
@@ -99,7 +100,8 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         if args.crop % config.spatial_factor or args.crop > size:
             raise ValueError(f"--crop {args.crop}: must be a multiple of {config.spatial_factor} and at most --size {size}")
         data = RandomCrops(data, args.crop, seed=args.seed, candidates=args.crop_candidates)
-    task = TokenizerTask(VideoTokenizer(config), data, TokenizerLossConfig(adversarial_start=args.adversarial_start))
+    losses = TokenizerLossConfig(adversarial_start=args.adversarial_start)
+    task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     train_config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -209,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer = train.add_parser("tokenizer", help="train the MAGVIT-v2 video tokenizer on the Shapes World and real clips")
     tokenizer.add_argument("--out", required=True, help="run folder: checkpoint/ (resumed if present) and log.jsonl")
     tokenizer.add_argument("--preset", default="shapes-64", help="shapes-64, videopoet-128 or tiny")
+    tokenizer.add_argument("--init", help="start from this tokenizer checkpoint (its config replaces --preset)")
+    tokenizer.add_argument(
+        "--decoder-only", action="store_true", help="freeze the encoder and quantizer (the codes) and train the decoder"
+    )
     tokenizer.add_argument("--steps", type=int, default=20_000)
     tokenizer.add_argument("--batch-size", type=int, default=8)
     tokenizer.add_argument("--lr", type=float, default=1e-3)

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..checkpoint import save_model_files
-from ..tokenizers.magvit import CHECKPOINT_KIND, VideoTokenizer
+from ..tokenizers.magvit import CHECKPOINT_KIND, TokenizerOutput, VideoTokenizer
 
 
 class Discriminator3d(nn.Module):
@@ -47,10 +47,16 @@ class TokenizerLossConfig:
 
 
 class TokenizerTask:
-    """A TrainTask for VideoTokenizer on any dataset of (3, T, H, W) videos in [-1, 1]."""
+    """A TrainTask for VideoTokenizer on any dataset of (3, T, H, W) videos in [-1, 1].
 
-    def __init__(self, tokenizer: VideoTokenizer, data: Dataset, losses: TokenizerLossConfig | None = None):
-        self.tokenizer, self.data = tokenizer, data
+    With `decoder_only`, the encoder and quantizer are frozen and only the decoder learns to
+    reconstruct from the fixed codes: a cheaper second stage that sharpens a trained tokenizer
+    without changing any code (token shards made with it stay valid)."""
+
+    def __init__(
+        self, tokenizer: VideoTokenizer, data: Dataset, losses: TokenizerLossConfig | None = None, decoder_only: bool = False
+    ):
+        self.tokenizer, self.data, self.decoder_only = tokenizer, data, decoder_only
         self.losses = losses or TokenizerLossConfig()
         self.discriminator = Discriminator3d(self.losses.discriminator_channels)
         self._fake: torch.Tensor | None = None
@@ -62,6 +68,8 @@ class TokenizerTask:
         return ["tokenizer", "discriminator"]
 
     def parameters(self, phase: str) -> Iterable[nn.Parameter]:
+        if phase == "tokenizer" and self.decoder_only:
+            return self.tokenizer.decoder.parameters()
         return self.modules()[phase].parameters()
 
     def dataset(self) -> Dataset:
@@ -77,7 +85,7 @@ class TokenizerTask:
             real, fake = self.discriminator(batch), self.discriminator(self._fake)
             loss = F.relu(1 - real).mean() + F.relu(1 + fake).mean()
             return loss, {"discriminator": loss.item()}
-        output = self.tokenizer(batch)
+        output = self._decode_frozen_codes(batch) if self.decoder_only else self.tokenizer(batch)
         reconstruction = output.reconstruction.float()
         l1 = F.l1_loss(reconstruction, batch)
         l2 = F.mse_loss(reconstruction, batch)
@@ -97,6 +105,13 @@ class TokenizerTask:
             self._fake = output.reconstruction.detach()
         figures["loss"] = loss.item()
         return loss, figures
+
+    def _decode_frozen_codes(self, batch: torch.Tensor) -> TokenizerOutput:
+        with torch.no_grad():
+            codes = self.tokenizer.quantizer(self.tokenizer.encoder(batch)).codes
+        latent = self.tokenizer.quantizer.codes_to_latent(codes).to(batch.dtype)
+        zero = batch.new_zeros(())
+        return TokenizerOutput(self.tokenizer.decoder(latent), codes, zero, zero)
 
     def export(self, directory: Path) -> None:
         save_model_files(directory, self.tokenizer, CHECKPOINT_KIND, self.tokenizer.config.to_dict())

@@ -1,0 +1,29 @@
+"""The shipped default model: present, loadable, and good enough for what it ships for."""
+
+import pytest
+
+from videopoet.io.write import from_uint8_frames
+from videopoet.pretrained import DEFAULT_MODEL, model_part
+from videopoet.tokenizers import VideoTokenizer
+from videopoet.tokenizers.measure import reconstruct
+from videopoet.world import parse, render_clip
+from videopoet.world.evaluator import evaluate
+
+
+def test_the_shipped_model_fits_the_size_budget():
+    size = sum(path.stat().st_size for path in DEFAULT_MODEL.rglob("*") if path.is_file())
+    assert 0 < size < 60e6
+
+
+def test_a_missing_part_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no 'video_tokenizer' part"):
+        model_part("video_tokenizer", tmp_path)
+
+
+def test_the_shipped_video_tokenizer_keeps_compositional_clips_recognisable():
+    tokenizer = VideoTokenizer.from_pretrained()
+    assert tokenizer.config.image_size == 64
+    clips = [render_clip("compositional", seed) for seed in range(12)]
+    reconstructions, _ = reconstruct(tokenizer, [from_uint8_frames(clip.video) for clip in clips])
+    accuracy = evaluate((video, None, parse(clip.caption)) for video, clip in zip(reconstructions, clips)).accuracy()
+    assert accuracy["all_right"] >= 11 / 12, accuracy
