@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # Trains the shipped Shapes World video tokenizer, measures it and writes it into the package
 # (videopoet/pretrained/shapes-64/video_tokenizer). Every stage resumes where it stopped when the
-# script is run again with the same RUN folder. On 2 CPU cores: about 60 + 45 minutes of
+# script is run again with the same RUN folder. On 2 CPU cores: about 60 + 50 minutes of
 # training; on a GPU add --device cuda (the default when one is visible) and it takes minutes.
 #
-# The shipped weights came from these stages with one difference: stage 1 ran 3,500 steps of a
-# cosine schedule whose length was raised on resume (5,500 to step 250, 4,200 to step 2,250,
-# then 6,500) and was stopped at step 3,500; the figures in the README are for those weights.
+# The shipped weights came from these stages with two differences, both from schedules changed
+# on resume: stage 1 ran 3,500 steps of a cosine schedule whose length was 5,500 to step 250,
+# 4,200 to step 2,250, then 6,500 (stopped at 3,500); stage 2 ran its first 1,000 steps on
+# 5-frame clips with a 2,500-step schedule, then 9-frame clips with a 2,000-step schedule.
+# The figures in the README are for those weights.
 set -euo pipefail
 RUN=${RUN:-runs/video-tokenizer}
-DATA="--frames 5 --crop 32 --crop-candidates 4 --real-share 0.2 --workers 1"
+DATA="--crop 32 --crop-candidates 4 --real-share 0.2 --workers 1"
 
 # Stage 1: encoder, quantizer and decoder together (reconstruction + LFQ losses).
 videopoet train tokenizer --out "$RUN/joint" --preset shapes-64 --steps 3500 --batch-size 8 \
-    --lr 1.5e-3 --warmup 200 --adversarial-start 1000000 --checkpoint-every 250 --seed 0 $DATA
+    --frames 5 --lr 1.5e-3 --warmup 200 --adversarial-start 1000000 --checkpoint-every 250 --seed 0 $DATA
 
 # Stage 2: the codes frozen, the decoder alone learns to reconstruct them (colours and edges
 # sharpen quickly here: on 24 compositional clips, colour accuracy 0.53 -> 0.75 in 300 steps).
+# 9-frame clips, so that it also sees latent frames whose past is video, as in 17-frame clips.
 videopoet train tokenizer --out "$RUN/decoder" --init "$RUN/joint/checkpoint" --decoder-only \
-    --steps 2500 --batch-size 8 --lr 1e-3 --warmup 50 --adversarial-start 1000000 --checkpoint-every 100 --seed 1 $DATA
+    --frames 9 --steps 2000 --batch-size 8 --lr 1e-3 --warmup 50 --adversarial-start 1000000 --checkpoint-every 100 --seed 1 $DATA
 
 videopoet eval tokenizer "$RUN/decoder/checkpoint" --clips 200 --json "$RUN/eval.json" --sheet docs/tokenizer_reconstruction.png
 videopoet export "$RUN/decoder/checkpoint" videopoet/pretrained/shapes-64/video_tokenizer --float16
