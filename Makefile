@@ -33,7 +33,7 @@ bench-env: .venv-bench/.installed
 
 .venv-bench/.installed: pyproject.toml Makefile
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 magvit2-pytorch
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 magvit2-pytorch==0.5.1
 	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 

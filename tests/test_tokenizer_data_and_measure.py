@@ -77,6 +77,9 @@ def test_train_and_eval_tokenizer_commands(tmp_path, capsys):
     out = tmp_path / "run"
     arguments = ["train", "tokenizer", "--out", str(out), "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--frames", "5"]
     assert main(arguments + ["--crop", "15"]) == 2  # not a multiple of the downsampling
+    assert main(arguments + ["--crop", "0"]) == 2
+    assert main(arguments + ["--decoder-only"]) == 2  # no trained codes to keep (--init)
+    assert not out.exists()  # refused before anything was written
     assert main(arguments + ["--crop", "16", "--checkpoint-every", "1"]) == 0
     assert (out / "checkpoint" / "model.safetensors").is_file()
     model_dir = tmp_path / "model"

@@ -54,14 +54,18 @@ def save_pretrained(directory: str | os.PathLike, model: nn.Module, kind: str, c
     return write_directory(directory, lambda folder: save_model_files(folder, model, kind, config))
 
 
+def _require_model_files(directory: Path) -> None:
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory}: not a checkpoint directory (missing {name})")
+
+
 def export_checkpoint(source: str | os.PathLike, target: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
     """Copy the model files of checkpoint directory `source` (any kind) to `target`, atomically,
     leaving out the training state; floating-point weights are stored as `dtype` when given
     (float16 halves the size of shipped weights; loading casts them back to the model's dtype)."""
     source = Path(source)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if not (source / name).is_file():
-            raise FileNotFoundError(f"{source}: not a checkpoint directory (missing {name})")
+    _require_model_files(source)
     state = load_file(str(source / WEIGHTS_FILE))
     if dtype is not None:
         state = {name: tensor.to(dtype) if tensor.is_floating_point() else tensor for name, tensor in state.items()}
@@ -76,9 +80,7 @@ def export_checkpoint(source: str | os.PathLike, target: str | os.PathLike, dtyp
 def load_pretrained(directory: str | os.PathLike, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     """Read (config, state dict) from a checkpoint directory; ValueError naming what is wrong."""
     directory = Path(directory)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory}: not a checkpoint directory (missing {name})")
+    _require_model_files(directory)
     meta = json.loads((directory / CONFIG_FILE).read_text())
     if meta.get("kind") != kind:
         raise ValueError(f"{directory}: holds a {meta.get('kind')!r} checkpoint, not a {kind!r} one")

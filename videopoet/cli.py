@@ -85,7 +85,12 @@ def _eval_shapes(args: argparse.Namespace) -> int:
 def _train_tokenizer(args: argparse.Namespace) -> int:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
-    tokenizer = VideoTokenizer.from_pretrained(args.init).train() if args.init else VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
+    if args.decoder_only and not args.init:
+        raise ValueError("--decoder-only trains a decoder for fixed codes: give the trained tokenizer with --init")
+    if args.init:
+        tokenizer = VideoTokenizer.from_pretrained(args.init).train()
+    else:
+        tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
     config = tokenizer.config
     size = args.size or config.image_size
     world = ShapesWorldVideos("train", size=size, frames=args.frames, seed=args.seed)
@@ -96,9 +101,9 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         if real.report.skipped:
             print(real.report.summary(), file=sys.stderr)
         data = MixedClips([world, real], [1 - args.real_share, args.real_share], seed=args.seed)
-    if args.crop:
-        if args.crop % config.spatial_factor or args.crop > size:
-            raise ValueError(f"--crop {args.crop}: must be a multiple of {config.spatial_factor} and at most --size {size}")
+    if args.crop is not None:
+        if args.crop <= 0 or args.crop % config.spatial_factor or args.crop > size:
+            raise ValueError(f"--crop {args.crop}: must be a positive multiple of {config.spatial_factor}, at most --size {size}")
         data = RandomCrops(data, args.crop, seed=args.seed, candidates=args.crop_candidates)
     losses = TokenizerLossConfig(adversarial_start=args.adversarial_start)
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
@@ -142,11 +147,12 @@ def _eval_tokenizer(args: argparse.Namespace) -> int:
     for split in ("test", "compositional"):
         clips = [render_clip(split, seed, size=size) for seed in range(args.clips)]
         videos = [from_uint8_frames(clip.video) for clip in clips]
+        reconstructed = reconstruct(tokenizer, videos, progress=True)
         if split == "test":
-            figures = compare_with_x264(tokenizer, videos, FPS)
+            figures = compare_with_x264(tokenizer, videos, FPS, reconstructed=reconstructed)
             results["shapes_test"] = figures
             rows.append((f"Shapes World test ({len(videos)} clips)", figures))
-        reconstructions, _ = reconstruct(tokenizer, videos)
+        reconstructions, _ = reconstructed
         world_reports[split] = evaluate((r, None, parse(clip.caption)) for r, clip in zip(reconstructions, clips))
     real = _held_out_footage(size, DEFAULT_FRAMES)
     figures = compare_with_x264(tokenizer, real, FPS)
@@ -221,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--warmup", type=int, default=200, help="warm-up steps")
     tokenizer.add_argument("--frames", type=int, default=17, help="frames per training clip (1 + 4k)")
     tokenizer.add_argument("--size", type=int, help="training resolution (default: the preset's)")
-    tokenizer.add_argument("--crop", type=int, help="train on random crops of this size (a multiple of the downsampling): faster steps, same model")
+    tokenizer.add_argument(
+        "--crop", type=int, help="train on random crops of this size (a multiple of the downsampling): faster steps, same model"
+    )
     tokenizer.add_argument(
         "--crop-candidates", type=int, default=4, help="with --crop: draw this many windows and keep the busiest (fewer flat crops)"
     )

@@ -84,10 +84,15 @@ def x264_at_bpp(video: torch.Tensor, fps: float, bpp: float) -> tuple[np.ndarray
 
 
 def compare_with_x264(
-    tokenizer: VideoTokenizer, videos: Sequence[torch.Tensor], fps: float, progress: bool = True
+    tokenizer: VideoTokenizer,
+    videos: Sequence[torch.Tensor],
+    fps: float,
+    progress: bool = True,
+    reconstructed: tuple[list[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, object]:
-    """Tokenizer vs libx264 at the tokenizer's bits per pixel on the same clips (all of one shape)."""
-    reconstructions, codes = reconstruct(tokenizer, videos, progress=progress)
+    """Tokenizer vs libx264 at the tokenizer's bits per pixel on the same clips (all of one shape).
+    `reconstructed`: the output of `reconstruct(tokenizer, videos)` when already computed."""
+    reconstructions, codes = reconstructed or reconstruct(tokenizer, videos, progress=progress)
     frames, height, width = videos[0].shape[1:]
     bpp = tokenizer_bpp(tokenizer, frames, height, width)
     ours = CodecFigures(

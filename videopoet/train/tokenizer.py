@@ -107,8 +107,7 @@ class TokenizerTask:
         return loss, figures
 
     def _decode_frozen_codes(self, batch: torch.Tensor) -> TokenizerOutput:
-        with torch.no_grad():
-            codes = self.tokenizer.quantizer(self.tokenizer.encoder(batch)).codes
+        codes = self.tokenizer.encode(batch)  # no gradient: the codes are fixed
         latent = self.tokenizer.quantizer.codes_to_latent(codes).to(batch.dtype)
         zero = batch.new_zeros(())
         return TokenizerOutput(self.tokenizer.decoder(latent), codes, zero, zero)
