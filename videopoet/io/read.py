@@ -243,3 +243,27 @@ def probe_video(path: str | os.PathLike) -> tuple[int, int]:
         if not stream.height or not stream.width:
             raise MediaError(path, "video stream declares no frame size")
         return stream.height, stream.width
+
+
+def read_audio(path: str | os.PathLike) -> torch.Tensor:
+    """The first audio track of any file PyAV can open (wav, flac, mp3, a video's soundtrack)
+    as (N,) float32 mono at 16 kHz in [-1, 1]. MediaError names the file and the reason when it
+    is missing, not media, corrupt, or has no audio track."""
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise MediaError(path, "has no audio stream")
+        stream = container.streams.audio[0]
+        sound = _AudioCollector(origin=0.0)
+        try:
+            for frame in container.decode(stream):
+                sound.push(frame)
+        except av.error.FFmpegError as error:
+            raise MediaError(path, f"corrupt or truncated audio ({error})") from error
+        samples = sound.finish()
+        declared = _seconds(stream.duration, stream.time_base)
+        if declared is not None:  # drop the encoder's padding of the last frame (AAC, MP3)
+            samples = samples[: max(1, round(declared * SAMPLE_RATE))]
+    if samples.size == 0:
+        raise MediaError(path, "has an empty audio stream")
+    return torch.from_numpy(np.clip(samples, -1.0, 1.0))

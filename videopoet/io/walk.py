@@ -14,6 +14,8 @@ from .read import Media, read_video
 logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".flv", ".ts", ".y4m"})
+# files that may carry sound: audio formats and every video container
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac"}) | (VIDEO_SUFFIXES - {".gif", ".y4m"})
 
 
 @dataclass
@@ -30,7 +32,7 @@ class WalkReport:
 
 
 def find_media(root: str | os.PathLike, suffixes: Iterable[str] = VIDEO_SUFFIXES) -> list[Path]:
-    """Every file under `root` (recursively, sorted) whose suffix marks it as video."""
+    """Every file under `root` (recursively, sorted) whose suffix is one of `suffixes`."""
     root = Path(root)
     if not root.is_dir():
         raise MediaError(root, "is not a directory")

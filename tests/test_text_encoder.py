@@ -1,0 +1,64 @@
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from videopoet.tokenizers.text import MAX_TOKENS, TextEncoder
+
+
+@pytest.fixture(scope="module")
+def encoder() -> TextEncoder:
+    return TextEncoder()
+
+
+def test_embeddings_and_mask_have_the_fixed_length(encoder):
+    out = encoder(["a large red circle moving left", "two small blue squares"])
+    assert out.embeddings.shape == (2, MAX_TOKENS, 384) and out.embeddings.dtype == torch.float32
+    assert out.mask.shape == (2, MAX_TOKENS) and out.mask.dtype == torch.bool
+    lengths = out.mask.sum(dim=1).tolist()
+    assert all(3 < length < 16 for length in lengths)
+    for row, length in enumerate(lengths):
+        assert out.mask[row, :length].all() and not out.mask[row, length:].any()
+        assert out.embeddings[row, length:].abs().sum() == 0
+    assert not torch.allclose(out.embeddings[0, 1], out.embeddings[1, 1])  # different prompts, different tokens
+
+
+def test_identical_prompts_give_identical_embeddings_and_are_cached(encoder):
+    first = encoder(["a cyan triangle bouncing", "a cyan triangle bouncing"])
+    assert torch.equal(first.embeddings[0], first.embeddings[1])
+    assert "a cyan triangle bouncing" in encoder._cache
+    again = encoder("a cyan triangle bouncing")
+    assert torch.equal(again.embeddings[0], first.embeddings[0])
+    fresh = TextEncoder()  # a new encoder computes the same numbers
+    assert torch.allclose(fresh("a cyan triangle bouncing").embeddings, again.embeddings, atol=1e-5)
+
+
+def test_the_empty_prompt_is_the_unconditional_embedding(encoder):
+    out = encoder(["", "   ", "a white square"])
+    unconditional = encoder.unconditional(2)
+    assert torch.equal(out.embeddings[:2], unconditional.embeddings) and torch.equal(out.mask[:2], unconditional.mask)
+    assert not out.mask[:2].any() and out.mask[2].any()
+
+
+def test_long_prompts_are_truncated_with_a_warning(encoder):
+    prompt = " ".join(["a small red circle moving left"] * 30)
+    with pytest.warns(UserWarning, match="truncated to 64"):
+        out = encoder([prompt])
+    assert out.mask.all()
+
+
+def test_bad_inputs_are_refused(encoder, tmp_path):
+    with pytest.raises(TypeError, match="prompts must be strings"):
+        encoder([3])
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        TextEncoder(tmp_path / "missing")
+
+
+def test_it_loads_with_the_network_switched_off():
+    script = "from videopoet.tokenizers.text import TextEncoder; print(TextEncoder()('a red circle').mask.sum().item())"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": "/nonexistent-hf-home"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip().splitlines()[-1]) > 2
