@@ -169,7 +169,3 @@ class ResidualVectorQuantizer(nn.Module):
 
     def _dead(self, level: int) -> torch.Tensor:
         return self.usage[level] < self.dead_code_share * self.usage[level].mean()
-
-    def usage_share(self) -> torch.Tensor:
-        """(levels,) share of entries in use (EMA usage above the restart threshold)."""
-        return torch.stack([1 - self._dead(level).float().mean() for level in range(self.levels)])

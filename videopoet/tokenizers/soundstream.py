@@ -111,12 +111,13 @@ class EncoderStage(nn.Sequential):
 
 
 class DecoderStage(nn.Sequential):
-    """A transposed conv from 2x the channels (N -> N * stride), then residual units."""
+    """A transposed conv from 2x the channels (N -> N * stride exactly, mirroring the encoder's
+    strided conv), then residual units."""
 
     def __init__(self, channels: int, stride: int, units: int):
         super().__init__(
             nn.ELU(),
-            nn.ConvTranspose1d(2 * channels, channels, 2 * stride, stride=stride, padding=stride // 2, output_padding=stride % 2),
+            nn.ConvTranspose1d(2 * channels, channels, 2 * stride, stride=stride, padding=math.ceil(stride / 2), output_padding=stride % 2),
             *_residual_units(channels, units),
         )
 

@@ -13,34 +13,49 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..checkpoint import save_model_files
-from ..metrics import log_mel_spectrogram, si_snr
+from ..metrics import mel_filterbank, si_snr
 from ..tokenizers.soundstream import CHECKPOINT_KIND, AudioTokenizer
 
 
 @dataclass
 class AudioLossConfig:
-    """Weights of the codec's losses. The mel loss is the mean over FFT sizes `mel_scales` (those
-    no longer than the training windows) of the L1 distance between log-mel spectrograms
-    (n_fft / 4 mels, at most 80)."""
+    """Weights of the codec's losses; see `multiscale_mel_loss` for the mel loss."""
 
-    l1_weight: float = 0.1
+    l1_weight: float = 1.0
     mel_weight: float = 1.0
     mel_scales: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
 
 
-def multiscale_mel_loss(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int, scales: Iterable[int]) -> torch.Tensor:
-    """Mean over `scales` of |log-mel(estimate) - log-mel(reference)|, waves (B, N); FFT sizes
-    longer than the waves are left out."""
+def _mel_power(wave: torch.Tensor, sample_rate: int, n_fft: int) -> torch.Tensor:
+    """(B, N) -> (B, mels, frames) mel power, n_fft / 4 mels (at most 80), hop n_fft / 4."""
+    window = torch.hann_window(n_fft, device=wave.device)
+    spectrum = torch.stft(wave.float(), n_fft, hop_length=n_fft // 4, window=window, return_complex=True)
+    return mel_filterbank(sample_rate, n_fft, min(80, n_fft // 4)).to(wave.device) @ spectrum.abs().pow(2)
+
+
+def multiscale_mel_loss(
+    estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int, scales: Iterable[int], dynamic_range_db: float = 40.0
+) -> torch.Tensor:
+    """Mean over FFT sizes `scales` (those no longer than the waves) of the L1 distance between
+    log10 mel powers (B, N waves). Both are floored `dynamic_range_db` below the reference's
+    loudest bin: without a floor, the near-silent bins of pure tones dominate the loss and
+    drive the output towards silence."""
     usable = [n_fft for n_fft in scales if n_fft <= reference.shape[-1]]
     if not usable:
         raise ValueError(f"waves of {reference.shape[-1]} samples are shorter than every mel FFT size {tuple(scales)}")
     losses = []
     for n_fft in usable:
-        mels = min(80, n_fft // 4)
-        losses.append(
-            F.l1_loss(log_mel_spectrogram(estimate, sample_rate, n_fft, mels), log_mel_spectrogram(reference, sample_rate, n_fft, mels))
-        )
+        target = _mel_power(reference, sample_rate, n_fft)
+        floor = target.amax(dim=(1, 2), keepdim=True).clamp_min(1e-8) * 10 ** (-dynamic_range_db / 10)
+        output = _mel_power(estimate, sample_rate, n_fft)
+        losses.append(F.l1_loss(torch.log10(torch.maximum(output, floor)), torch.log10(torch.maximum(target, floor))))
     return torch.stack(losses).mean()
+
+
+def _batch_code_usage(codes: torch.Tensor, codebook_size: int) -> float:
+    """Distinct codes per level in a (B, levels, T) batch, as a share of the most it could hold."""
+    most = min(codebook_size, codes.shape[0] * codes.shape[2])
+    return sum(len(torch.unique(codes[:, level])) for level in range(codes.shape[1])) / (codes.shape[1] * most)
 
 
 class AudioTokenizerTask:
@@ -77,7 +92,7 @@ class AudioTokenizerTask:
             "mel": mel.item(),
             "commitment": output.commitment_loss.item(),
             "si_snr": si_snr(reconstruction.detach(), batch),
-            "codes_used": float(self.tokenizer.quantizer.usage_share().mean()),
+            "codes_used": _batch_code_usage(output.codes, self.tokenizer.config.codebook_size),
             "loss": loss.item(),
         }
         return loss, figures
