@@ -11,7 +11,7 @@ SPEECH=${SPEECH:-runs/speech-train}
 videopoet data speech --split train --n 2000 --out "$SPEECH"
 
 # Shapes World audio (60% of the windows) and speech (40%), 0.5 s windows, batch 16
-videopoet train audio --out "$RUN" --preset shapes-16k --steps 2500 --batch-size 16 --lr 1e-3 --warmup 100 \
+videopoet train audio --out "$RUN" --preset shapes-16k --steps 1500 --batch-size 16 --lr 1e-3 --warmup 100 \
     --seconds 0.5 --audio "$SPEECH" --file-share 0.4 --checkpoint-every 100 --workers 1 --seed 0
 
 videopoet eval audio "$RUN/checkpoint" --clips 200 --utterances 50 --json "$RUN/eval.json"

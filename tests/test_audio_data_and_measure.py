@@ -79,6 +79,9 @@ def test_audio_metrics():
     assert 19 < si_snr(noisy, wave_) < 21
     assert mel_distance(wave_, wave_, 16_000) == 0
     assert mel_distance(0.1 * wave_, wave_, 16_000) == pytest.approx(2.0, abs=0.01)  # 100x less power: 2 decades
+    tone = 0.25 * torch.sin(2 * torch.pi * 440 * torch.arange(16_000) / 16_000)
+    hiss = tone + 1e-4 * torch.randn(16_000)  # 67 dB below the tone: inaudible beside it
+    assert mel_distance(hiss, tone, 16_000) < 0.1
     with pytest.raises(ValueError, match="one shape"):
         si_snr(torch.zeros(100), torch.zeros(101))
 

@@ -62,3 +62,22 @@ def test_it_loads_with_the_network_switched_off():
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip().splitlines()[-1]) > 2
+
+
+def test_any_encoder_on_disk_is_chosen_by_path(tmp_path):
+    """An encoder-decoder checkpoint (a tiny random T5 here) contributes its encoder."""
+    import shutil
+
+    from transformers import T5Config, T5Model
+
+    from videopoet.tokenizers.text import default_encoder_path
+
+    folder = tmp_path / "tiny-t5"
+    config = T5Config(vocab_size=30522, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2, decoder_start_token_id=0)
+    T5Model(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(default_encoder_path() / name, folder / name)
+    encoder = TextEncoder(folder, max_tokens=16)
+    out = encoder(["a small green triangle", ""])
+    assert encoder.dim == 32 and encoder.name == str(folder)
+    assert out.embeddings.shape == (2, 16, 32) and out.mask[0].sum() > 2 and not out.mask[1].any()

@@ -1,5 +1,5 @@
 """Quality metrics: PSNR and SSIM on clips (8-bit RGB, as codecs are judged); SI-SNR and log-mel
-distance on audio (and the log-mel spectrogram the audio tokenizer's training loss uses)."""
+distance on audio (and the mel power the audio tokenizer's training loss uses)."""
 
 from __future__ import annotations
 
@@ -80,14 +80,12 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
     return torch.from_numpy(np.clip(np.minimum(rising, falling), 0.0, None)).float()
 
 
-def log_mel_spectrogram(wave: torch.Tensor, sample_rate: int, n_fft: int = 1024, n_mels: int = 80) -> torch.Tensor:
-    """(B, N) wave -> (B, n_mels, frames) log10 mel power (floor 1e-5); Hann window of n_fft,
-    hop n_fft / 4, centred frames."""
+def mel_power(wave: torch.Tensor, sample_rate: int, n_fft: int = 1024, n_mels: int = 80) -> torch.Tensor:
+    """(B, N) wave -> (B, n_mels, frames) mel power; Hann window of n_fft, hop n_fft / 4,
+    centred frames."""
     window = torch.hann_window(n_fft, device=wave.device, dtype=torch.float32)
     spectrum = torch.stft(wave.float(), n_fft, hop_length=n_fft // 4, window=window, return_complex=True)
-    power = spectrum.real**2 + spectrum.imag**2
-    mel = mel_filterbank(sample_rate, n_fft, n_mels).to(wave.device) @ power
-    return torch.log10(mel.clamp_min(1e-5))
+    return mel_filterbank(sample_rate, n_fft, n_mels).to(wave.device) @ spectrum.abs().pow(2)
 
 
 def _as_waves(estimate, reference, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,8 +109,12 @@ def si_snr(estimate, reference) -> float:
     return float((10 * torch.log10(ratio)).mean())
 
 
-def mel_distance(estimate, reference, sample_rate: int) -> float:
-    """Mean absolute difference of log10 mel spectrograms (1024-point, 80 mels): 0 for identical
-    waves, about 1 for a tenfold power error everywhere. Waves (N,) or (B, N)."""
+def mel_distance(estimate, reference, sample_rate: int, top_db: float = 80.0) -> float:
+    """Mean absolute difference of log10 mel powers (1024-point, 80 mels), both floored `top_db`
+    below the reference's loudest bin (as librosa's power_to_db does), so inaudibly quiet bins
+    (most of a pure tone's) do not dominate: 0 for identical waves, 1 for a tenfold power error
+    everywhere. Waves (N,) or (B, N)."""
     estimate, reference = _as_waves(estimate, reference, "mel_distance")
-    return float((log_mel_spectrogram(estimate, sample_rate) - log_mel_spectrogram(reference, sample_rate)).abs().mean())
+    ours, theirs = mel_power(estimate, sample_rate), mel_power(reference, sample_rate)
+    floor = theirs.amax(dim=(1, 2), keepdim=True).clamp_min(1e-10) * 10 ** (-top_db / 10)
+    return float((torch.log10(torch.maximum(ours, floor)) - torch.log10(torch.maximum(theirs, floor))).abs().mean())

@@ -43,8 +43,8 @@ class ResidualVectorQuantizer(nn.Module):
         dim: int,
         levels: int = 4,
         codebook_size: int = 1024,
-        decay: float = 0.99,
-        dead_code_share: float = 0.05,
+        decay: float = 0.9,
+        dead_code_share: float = 0.1,
         commitment_weight: float = 1.0,
     ):
         super().__init__()

@@ -31,7 +31,10 @@ CHECKPOINT_KIND = "audio_tokenizer"
 class AudioTokenizerConfig:
     """channels: width of the first encoder stage, doubled after each stride; strides: the
     encoder's downsampling per stage (their product is the hop); latent_dim: width of the
-    quantized latent; levels x codebook_size: the residual VQ."""
+    quantized latent; levels x codebook_size: the residual VQ, whose EMA codebooks decay by
+    `codebook_decay` per step and restart entries used less than `dead_code_share` of the mean
+    (a fast decay keeps the codebooks up with the moving encoder early in training: with 0.99
+    they lagged and the codes collapsed to a handful)."""
 
     sample_rate: int = 16_000
     channels: int = 16
@@ -41,7 +44,8 @@ class AudioTokenizerConfig:
     levels: int = 4
     codebook_size: int = 1024
     commitment_weight: float = 1.0
-    codebook_decay: float = 0.99
+    codebook_decay: float = 0.9
+    dead_code_share: float = 0.1
 
     def __post_init__(self):
         self.strides = tuple(int(s) for s in self.strides)
@@ -175,6 +179,7 @@ class AudioTokenizer(nn.Module):
             levels=config.levels,
             codebook_size=config.codebook_size,
             decay=config.codebook_decay,
+            dead_code_share=config.dead_code_share,
             commitment_weight=config.commitment_weight,
         )
         self.decoder = AudioDecoder(config)

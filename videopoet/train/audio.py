@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..checkpoint import save_model_files
-from ..metrics import mel_filterbank, si_snr
+from ..metrics import mel_power, si_snr
 from ..tokenizers.soundstream import CHECKPOINT_KIND, AudioTokenizer
 
 
@@ -26,18 +26,11 @@ class AudioLossConfig:
     mel_scales: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
 
 
-def _mel_power(wave: torch.Tensor, sample_rate: int, n_fft: int) -> torch.Tensor:
-    """(B, N) -> (B, mels, frames) mel power, n_fft / 4 mels (at most 80), hop n_fft / 4."""
-    window = torch.hann_window(n_fft, device=wave.device)
-    spectrum = torch.stft(wave.float(), n_fft, hop_length=n_fft // 4, window=window, return_complex=True)
-    return mel_filterbank(sample_rate, n_fft, min(80, n_fft // 4)).to(wave.device) @ spectrum.abs().pow(2)
-
-
 def multiscale_mel_loss(
     estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int, scales: Iterable[int], dynamic_range_db: float = 40.0
 ) -> torch.Tensor:
     """Mean over FFT sizes `scales` (those no longer than the waves) of the L1 distance between
-    log10 mel powers (B, N waves). Both are floored `dynamic_range_db` below the reference's
+    log10 mel powers (n_fft / 4 mels, at most 80) of (B, N) waves. Both are floored `dynamic_range_db` below the reference's
     loudest bin: without a floor, the near-silent bins of pure tones dominate the loss and
     drive the output towards silence."""
     usable = [n_fft for n_fft in scales if n_fft <= reference.shape[-1]]
@@ -45,9 +38,10 @@ def multiscale_mel_loss(
         raise ValueError(f"waves of {reference.shape[-1]} samples are shorter than every mel FFT size {tuple(scales)}")
     losses = []
     for n_fft in usable:
-        target = _mel_power(reference, sample_rate, n_fft)
+        mels = min(80, n_fft // 4)
+        target = mel_power(reference, sample_rate, n_fft, mels)
         floor = target.amax(dim=(1, 2), keepdim=True).clamp_min(1e-8) * 10 ** (-dynamic_range_db / 10)
-        output = _mel_power(estimate, sample_rate, n_fft)
+        output = mel_power(estimate, sample_rate, n_fft, mels)
         losses.append(F.l1_loss(torch.log10(torch.maximum(output, floor)), torch.log10(torch.maximum(target, floor))))
     return torch.stack(losses).mean()
 
