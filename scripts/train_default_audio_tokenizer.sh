@@ -2,7 +2,9 @@
 # Trains the shipped audio tokenizer (SoundStream, preset shapes-16k), measures it and writes it
 # into the package (videopoet/pretrained/shapes-64/audio_tokenizer). Run again with the same RUN
 # folder and every stage resumes where it stopped. On 2 CPU cores (one thread): about 2 s a
-# step; on a GPU add --device cuda (the default when one is visible).
+# step; on a GPU add --device cuda (the default when one is visible). The shipped weights are
+# this run's step-1,200 checkpoint (stopped there for time, 300 steps before the schedule's end);
+# the README's figures are for them.
 set -euo pipefail
 RUN=${RUN:-runs/audio-tokenizer}
 SPEECH=${SPEECH:-runs/speech-train}

@@ -1,13 +1,15 @@
 """The shipped default model: present, loadable, and good enough for what it ships for."""
 
 import pytest
+import torch
 
 from videopoet.io.write import from_uint8_frames
 from videopoet.metrics import psnr
 from videopoet.pretrained import DEFAULT_MODEL, model_part
-from videopoet.tokenizers import VideoTokenizer
+from videopoet.tokenizers import AudioTokenizer, VideoTokenizer
+from videopoet.tokenizers.audio_measure import reconstruct_audio, world_audio_accuracy
 from videopoet.tokenizers.measure import reconstruct
-from videopoet.world import parse, render_clip
+from videopoet.world import parse, render_audio, render_clip, sample_scene
 from videopoet.world.evaluator import evaluate
 
 
@@ -28,6 +30,17 @@ def test_the_shipped_video_tokenizer_reconstructs_compositional_clips():
     clips = [render_clip("compositional", seed) for seed in range(12)]
     videos = [from_uint8_frames(clip.video) for clip in clips]
     reconstructions, _ = reconstruct(tokenizer, videos)
-    assert sum(psnr(r, v) for r, v in zip(reconstructions, videos)) / len(videos) > 25.0
+    assert sum(psnr(r, v) for r, v in zip(reconstructions, videos)) / len(videos) > 26.5
     accuracy = evaluate((video, None, parse(clip.caption)) for video, clip in zip(reconstructions, clips)).accuracy()
     assert accuracy["camera"] >= 11 / 12 and accuracy["colour"] >= 0.75, accuracy
+
+
+def test_the_shipped_audio_tokenizer_keeps_the_world_audio_colours():
+    """Regression floor for the shipped codec (measured on 200 clips per split: see the README)."""
+    codec = AudioTokenizer.from_pretrained()
+    assert codec.config.frames_per_second == 50
+    scenes = [sample_scene("compositional", seed) for seed in range(24)]
+    waves = [torch.from_numpy(render_audio(scene, 17)) for scene in scenes]
+    reconstructions, codes = reconstruct_audio(codec, waves)
+    assert codes[0].shape == (4, 107)
+    assert world_audio_accuracy(reconstructions, scenes, 17)["audio_colour"] >= 0.95

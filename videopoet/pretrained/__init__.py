@@ -4,6 +4,7 @@ A model directory holds one checkpoint directory (config.json + model.safetensor
 
     videopoet/pretrained/shapes-64/
         video_tokenizer/
+        audio_tokenizer/
 
 `scripts/` holds the commands that trained each part; `videopoet export` writes a trained
 checkpoint into such a directory.
