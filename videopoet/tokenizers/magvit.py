@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ..checkpoint import CONFIG_FILE, load_pretrained, save_pretrained
-from ..pretrained import model_part
+from ..checkpoint import load_pretrained, save_pretrained
+from ..pretrained import part_or_checkpoint
 from .lfq import LookupFreeQuantizer
 
 CHECKPOINT_KIND = "video_tokenizer"
@@ -323,9 +323,7 @@ class VideoTokenizer(nn.Module):
         """Load a tokenizer saved with `save_pretrained` (by default the shipped Shapes World
         one), in eval mode. `directory` is a checkpoint directory or a model directory with a
         `video_tokenizer/` part."""
-        if directory is None or not (Path(directory) / CONFIG_FILE).is_file():
-            directory = model_part("video_tokenizer", directory)
-        config, state = load_pretrained(directory, CHECKPOINT_KIND)
+        config, state = load_pretrained(part_or_checkpoint("video_tokenizer", directory), CHECKPOINT_KIND)
         model = cls(VideoTokenizerConfig.from_dict(config))
         model.load_state_dict(state)
         return model.eval()

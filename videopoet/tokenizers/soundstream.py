@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import CONFIG_FILE, load_pretrained, save_pretrained
-from ..pretrained import model_part
+from ..checkpoint import load_pretrained, save_pretrained
+from ..pretrained import part_or_checkpoint
 from .rvq import ResidualVectorQuantizer
 
 CHECKPOINT_KIND = "audio_tokenizer"
@@ -231,9 +231,7 @@ class AudioTokenizer(nn.Module):
         """Load a codec saved with `save_pretrained` (by default the shipped Shapes World one),
         in eval mode. `directory` is a checkpoint directory or a model directory with an
         `audio_tokenizer/` part."""
-        if directory is None or not (Path(directory) / CONFIG_FILE).is_file():
-            directory = model_part("audio_tokenizer", directory)
-        config, state = load_pretrained(directory, CHECKPOINT_KIND)
+        config, state = load_pretrained(part_or_checkpoint("audio_tokenizer", directory), CHECKPOINT_KIND)
         model = cls(AudioTokenizerConfig.from_dict(config))
         model.load_state_dict(state)
         return model.eval()
