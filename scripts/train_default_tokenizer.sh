@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the shipped Shapes World video tokenizer, measures it and writes it into the package
 # (videopoet/pretrained/shapes-64/video_tokenizer). Every stage resumes where it stopped when the
-# script is run again with the same RUN folder. On 2 CPU cores: about 65 + 45 + 45 + 12 minutes
+# script is run again with the same RUN folder. On 2 CPU cores: about 65 + 45 + 50 + 12 minutes
 # of training; on a GPU add --device cuda (the default when one is visible) and it takes minutes.
 #
 # The shipped weights came from these stages with two differences, both from schedules changed

@@ -115,3 +115,10 @@ def test_cli_refuses_bad_audio_arguments(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["train", "audio", "--out", str(tmp_path / "r"), "--audio", str(tmp_path / "empty")]) == 2
     assert "no audio or video files" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_file_share_outside_zero_to_one(tmp_path, capsys):
+    (tmp_path / "speech").mkdir()
+    assert main(["train", "audio", "--out", str(tmp_path / "r"), "--audio", str(tmp_path / "speech"), "--file-share", "1.5"]) == 2
+    assert "--file-share 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # refused before anything was written
