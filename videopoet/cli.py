@@ -8,6 +8,9 @@
     videopoet train tokenizer --out runs/video-tokenizer      (video, MAGVIT-v2)
     videopoet train audio --out runs/audio --audio data/speech (audio, SoundStream)
     videopoet eval tokenizer        videopoet eval audio      (the shipped tokenizers)
+    videopoet tokenize --world train --n 3072 --out runs/tokens-train
+    videopoet train lm --shards runs/tokens-train --val-shards runs/tokens-val --out runs/lm
+    videopoet eval lm runs/lm/checkpoint --val-shards runs/tokens-val --train-shards runs/tokens-train
 """
 
 from __future__ import annotations
@@ -97,8 +100,9 @@ def _device(name: str) -> str:
     return name if name != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _run_training(task, args: argparse.Namespace) -> Trainer:
-    """Train `task` with the options every `train` command shares (see `_add_run_options`)."""
+def _run_training(task, args: argparse.Namespace, **options) -> Trainer:
+    """Train `task` with the options every `train` command shares (see `_add_run_options`);
+    `options` are further TrainConfig fields."""
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -106,6 +110,7 @@ def _run_training(task, args: argparse.Namespace) -> Trainer:
         warmup_steps=min(args.warmup, args.steps),
         checkpoint_every=args.checkpoint_every,
         num_workers=args.workers,
+        **options,
     )
     trainer = Trainer(task, config, args.out, device=_device(args.device))
     trainer.run()
@@ -138,6 +143,82 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)
     print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
+    return 0
+
+
+def _tokenize(args: argparse.Namespace) -> int:
+    from .data.tokenize import ClipTokenizer, FolderSource, WorldSource, tokenize_source  # OpenCV only when tokenizing
+    from .tokenizers.text import TextEncoder
+
+    if (args.world is None) == (args.folder is None):
+        raise ValueError("give exactly one source: --world SPLIT (Shapes World clips) or --folder DIR (captions.jsonl + videos)")
+    if args.world is not None:
+        if args.n is None or args.n < 1:
+            raise ValueError("--world needs --n, the number of clips (positive)")
+        source = WorldSource(args.world, args.n, args.seed_start, args.size, args.frames)
+    else:
+        source = FolderSource(args.folder, args.size, args.frames)
+    device = _device(args.device)
+    video = VideoTokenizer.from_pretrained(args.video_tokenizer or args.model)
+    video.latent_shape(args.frames, args.size, args.size)  # refuse sizes the tokenizer cannot take, before any work
+    audio = AudioTokenizer.from_pretrained(args.audio_tokenizer or args.model)
+    text = TextEncoder(args.text_encoder, max_tokens=args.text_length, device=device)
+    folder = tokenize_source(source, ClipTokenizer(video, audio, text, device), args.out, args.shard_size, args.batch_size)
+    print(f"token shards in {folder}")
+    return 0
+
+
+def _lm_for(shards, args: argparse.Namespace):
+    from .lm import LMConfig, VideoPoetLM
+    from .train.lm import vocabulary_of
+
+    vocab = vocabulary_of(shards)
+    settings = shards.settings
+    if args.init:
+        model = VideoPoetLM.from_pretrained(args.init).train()
+        if model.config.vocabulary != vocab or model.config.text_length != settings["text_length"]:
+            raise ValueError(f"--init {args.init}: its vocabulary or text slot differs from the shards' ({vocab}, {settings['text_length']} text tokens)")
+        return model
+    clip = {key: settings[key] for key in ("size", "frames", "text_encoder")}
+    config = LMConfig.preset(args.preset, vocab, text_dim=settings["text_dim"], text_length=settings["text_length"], max_length=args.max_length, clip=clip)
+    return VideoPoetLM(config)
+
+
+def _train_lm(args: argparse.Namespace) -> int:
+    from .data.shards import TokenShards
+    from .train.lm import LMTask, TaskMixtureExamples, TaskValidation, parse_mixture
+
+    torch.manual_seed(args.seed)
+    shards = TokenShards(args.shards)
+    if not shards.complete:
+        print(f"{args.shards}: tokenizing is unfinished; training on the {len(shards)} clips done so far", file=sys.stderr)
+    mixture = parse_mixture(args.tasks)
+    model = _lm_for(shards, args)
+    data = TaskMixtureExamples(shards, mixture, args.condition_dropout, seed=args.seed, group=args.batch_size)
+    validation = TaskValidation(TokenShards(args.val_shards), list(mixture), args.val_examples) if args.val_shards else None
+    print(f"LM: {model.parameter_count() / 1e6:.1f} M parameters ({model.parameter_count(embeddings=False) / 1e6:.1f} M without embeddings)")
+    task = LMTask(model, data, validation)
+    trainer = _run_training(task, args, accumulation=args.accumulation, validate_every=args.validate_every if validation else 0)
+    print(f"trained to step {trainer.step}; language model in {trainer.checkpoint_dir}")
+    return 0
+
+
+def _eval_lm(args: argparse.Namespace) -> int:
+    from .data.shards import TokenShards
+    from .lm import VideoPoetLM
+    from .train.lm import TaskValidation, Unigram, parse_mixture
+
+    model = VideoPoetLM.from_pretrained(args.checkpoint).to(_device(args.device))
+    validation = TaskValidation(TokenShards(args.val_shards), list(parse_mixture(args.tasks)), args.examples)
+    train = TokenShards(args.train_shards)
+    lm, unigram = validation.losses(model), validation.unigram_losses(Unigram(train, args.unigram_clips))
+    print(f"{'task':<28}{'LM nats/token':>14}{'unigram':>10}{'LM / unigram':>14}")
+    for task in lm:
+        print(f"{task:<28}{lm[task]:>14.3f}{unigram[task]:>10.3f}{lm[task] / unigram[task]:>14.3f}")
+    if args.json:
+        with atomic_path(args.json) as temporary:
+            temporary.write_text(json.dumps({"lm": lm, "unigram": unigram, "examples_per_task": args.examples}, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -321,6 +402,24 @@ def build_parser() -> argparse.ArgumentParser:
     speech.add_argument("--seed", type=int, default=0)
     speech.set_defaults(run=_data_speech)
 
+    tokenize = commands.add_parser("tokenize", help="tokenize a dataset once into token shards for LM training (resumable)")
+    tokenize.add_argument("--out", required=True, help="shard folder (a folder made with the same settings is resumed)")
+    tokenize.add_argument("--world", choices=SPLITS, help="Shapes World clips of this split")
+    tokenize.add_argument("--n", type=int, help="with --world: number of clips (seeds seed-start .. seed-start+n-1)")
+    tokenize.add_argument("--seed-start", type=int, default=0)
+    tokenize.add_argument("--folder", help="a folder of videos with captions.jsonl (their first --frames frames at 8 fps)")
+    tokenize.add_argument("--size", type=int, default=32, help="pixels (square); the LM's resolution, super-resolution goes higher")
+    tokenize.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames per clip (1 + 4k)")
+    tokenize.add_argument("--model", help="model directory whose tokenizers to use (default: the shipped one)")
+    tokenize.add_argument("--video-tokenizer", help="video tokenizer checkpoint (overrides --model's)")
+    tokenize.add_argument("--audio-tokenizer", help="audio tokenizer checkpoint (overrides --model's)")
+    tokenize.add_argument("--text-encoder", help="folder of a transformers text encoder (default: all-MiniLM-L6-v2)")
+    tokenize.add_argument("--text-length", type=int, default=32, help="text positions per caption (longer ones are truncated)")
+    tokenize.add_argument("--shard-size", type=int, default=256, help="clips per shard")
+    tokenize.add_argument("--batch-size", type=int, default=8, help="clips tokenized together")
+    tokenize.add_argument("--device", default="auto")
+    tokenize.set_defaults(run=_tokenize)
+
     train = commands.add_parser("train", help="train a model").add_subparsers(dest="train_command", required=True)
     tokenizer = train.add_parser("tokenizer", help="train the MAGVIT-v2 video tokenizer on the Shapes World and real clips")
     _add_run_options(tokenizer, steps=20_000, batch_size=8, lr=1e-3, warmup=200, checkpoint_every=500)
@@ -351,6 +450,20 @@ def build_parser() -> argparse.ArgumentParser:
     audio.add_argument("--file-share", type=float, default=0.5, help="with --audio: share of windows taken from those files")
     audio.set_defaults(run=_train_audio)
 
+    lm = train.add_parser("lm", help="train the multimodal language model on token shards (torchrun for several processes)")
+    _add_run_options(lm, steps=10_000, batch_size=8, lr=1e-3, warmup=100, checkpoint_every=500)
+    lm.add_argument("--shards", required=True, help="token shard folder from `videopoet tokenize`")
+    lm.add_argument("--val-shards", help="token shards for validation loss per task (logged every --validate-every steps)")
+    lm.add_argument("--val-examples", type=int, default=16, help="validation examples per task")
+    lm.add_argument("--validate-every", type=int, default=250)
+    lm.add_argument("--preset", default="tiny", help="tiny, small, 300m, 1b or 8b")
+    lm.add_argument("--max-length", type=int, default=1024, help="longest sequence (the rotary table's size)")
+    lm.add_argument("--init", help="start from this LM checkpoint (its config replaces --preset)")
+    lm.add_argument("--tasks", default="all", help='"all" or a weighted mixture, e.g. "text_to_video=3,inpainting=1"')
+    lm.add_argument("--condition-dropout", type=float, default=0.1, help="share of examples trained without their condition (guidance)")
+    lm.add_argument("--accumulation", type=int, default=1, help="micro-batches per step (divides --batch-size)")
+    lm.set_defaults(run=_train_lm)
+
     evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)
     shapes = evaluate.add_parser("shapes", help="score clips of a captioned folder with the Shapes World evaluator")
     shapes.add_argument("folder", help="folder with captions.jsonl (or the .jsonl file)")
@@ -380,6 +493,17 @@ def build_parser() -> argparse.ArgumentParser:
     audio_eval.add_argument("--json", help="also write the figures as JSON here")
     audio_eval.add_argument("--device", default="auto")
     audio_eval.set_defaults(run=_eval_audio)
+
+    lm_eval = evaluate.add_parser("lm", help="validation loss per task of a language model beside the unigram baseline")
+    lm_eval.add_argument("checkpoint", nargs="?", help="LM checkpoint or model directory (default: the shipped one)")
+    lm_eval.add_argument("--val-shards", required=True, help="token shards to measure on")
+    lm_eval.add_argument("--train-shards", required=True, help="token shards the unigram baseline counts codes in")
+    lm_eval.add_argument("--unigram-clips", type=int, help="count the unigram on only the first N training clips")
+    lm_eval.add_argument("--tasks", default="all")
+    lm_eval.add_argument("--examples", type=int, default=64, help="examples per task")
+    lm_eval.add_argument("--json", help="also write the figures as JSON here")
+    lm_eval.add_argument("--device", default="auto")
+    lm_eval.set_defaults(run=_eval_lm)
 
     export = commands.add_parser("export", help="copy a trained checkpoint's model files into a model directory")
     export.add_argument("checkpoint", help="checkpoint directory, e.g. RUN/checkpoint")

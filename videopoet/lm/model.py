@@ -39,6 +39,7 @@ class LMConfig:
     max_length: int = 1024
     rope_base: float = 10000.0
     mlp_multiple: int = 64
+    clip: dict | None = None  # what the model was trained on: {"size", "frames", "text_encoder"}
 
     def __post_init__(self):
         if isinstance(self.vocabulary, dict):
@@ -230,8 +231,11 @@ class VideoPoetLM(nn.Module):
         key_valid: torch.Tensor,
         text: torch.Tensor | None = None,
         has_text: torch.Tensor | None = None,
+        return_hidden: bool = False,
     ) -> torch.Tensor:
-        """tokens, key_valid: (B, S); prefix_lengths, has_text: (B,); text: (B, L, E) -> logits (B, S, V)."""
+        """tokens, key_valid: (B, S); prefix_lengths, has_text: (B,); text: (B, L, E) -> logits
+        (B, S, V), or with return_hidden the final normalized states (B, S, D) (`head` maps
+        them to logits: training applies it to the output positions only)."""
         length = tokens.shape[1]
         self._check_length(length)
         x = self._embed(tokens, text, has_text)
@@ -239,7 +243,8 @@ class VideoPoetLM(nn.Module):
         cos, sin = self.rotary_cos[:length], self.rotary_sin[:length]
         for block in self.blocks:
             x = block(x, cos, sin, mask)
-        return self.head(self.norm(x))
+        x = self.norm(x)
+        return x if return_hidden else self.head(x)
 
     # ---------------------------------------------------------------- cached generation
 

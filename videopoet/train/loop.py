@@ -6,6 +6,11 @@ is a pure function of i (so the data at any step is known without replaying the 
 to export the trained model. `Trainer` does the rest: AdamW with warm-up and cosine decay per
 phase, gradient clipping, bf16 autocast on CUDA, a progress bar, `log.jsonl`, and atomic
 checkpoints from which a killed run resumes exactly where the last one left it.
+
+Several processes (`torchrun --nproc-per-node N videopoet train ...`): each process reads its
+own part of every step's batch (`batch_size` items each, so the global batch is N times that),
+gradients are averaged across processes (through DDP for a task that offers `distribute`, by an
+all-reduce otherwise), and process 0 alone logs and writes checkpoints. NCCL on CUDA, gloo on CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
@@ -47,16 +54,23 @@ class TrainConfig:
     log_every: int = 10
     num_workers: int = 0
     precision: str = "auto"
+    accumulation: int = 1
+    validate_every: int = 0
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ValueError(f"steps, batch_size and checkpoint_every must be positive: {self}")
+        if self.accumulation < 1 or self.batch_size % self.accumulation:
+            raise ValueError(f"accumulation={self.accumulation}: must be positive and divide batch_size={self.batch_size}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision={self.precision!r}: expected auto, bf16 or fp32")
 
 
 class TrainTask(Protocol):
-    """What `Trainer` needs to know about a model being trained."""
+    """What `Trainer` needs to know about a model being trained. Optional methods:
+    `collate(items) -> batch` (default: torch's), `validate() -> figures` (run every
+    `validate_every` steps on process 0 and logged), `distribute(wrap)` (replace the module used
+    in `loss` by `wrap(module)`, a DDP wrapper, when several processes train)."""
 
     def modules(self) -> dict[str, nn.Module]: ...
 
@@ -76,16 +90,35 @@ class TrainTask(Protocol):
 
 
 class _StepSampler(Sampler[int]):
-    """Item indices for steps [start, steps): step s reads items s * batch ... s * batch + batch - 1."""
+    """Item indices of process `rank` of `world` for steps [start, steps): at step s it reads
+    items (s * world + rank) * batch ... + batch - 1, so one process with world * batch items a
+    step reads exactly what `world` processes read together."""
 
-    def __init__(self, start: int, steps: int, batch_size: int):
-        self.first, self.last = start * batch_size, steps * batch_size
+    def __init__(self, start: int, steps: int, batch_size: int, rank: int = 0, world: int = 1):
+        self.start, self.steps, self.batch_size, self.rank, self.world = start, steps, batch_size, rank, world
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(self.first, self.last))
+        for step in range(self.start, self.steps):
+            first = (step * self.world + self.rank) * self.batch_size
+            yield from range(first, first + self.batch_size)
 
     def __len__(self) -> int:
-        return self.last - self.first
+        return (self.steps - self.start) * self.batch_size
+
+
+def _chunk(batch, parts: int, index: int):
+    """Part `index` of `parts` of a batch (tensors, dicts, lists, tuples or objects of tensors) along dim 0."""
+    if parts == 1:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.chunk(parts)[index]
+    if isinstance(batch, dict):
+        return {key: _chunk(value, parts, index) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_chunk(value, parts, index) for value in batch)
+    if hasattr(batch, "__dataclass_fields__"):
+        return type(batch)(**{key: _chunk(value, parts, index) for key, value in vars(batch).items()})
+    return batch
 
 
 def _schedule(config: TrainConfig):
@@ -106,7 +139,22 @@ def _to_device(batch, device: torch.device):
         return {key: _to_device(value, device) for key, value in batch.items()}
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to_device(value, device) for value in batch)
+    if hasattr(batch, "__dataclass_fields__"):
+        return type(batch)(**{key: _to_device(value, device) for key, value in vars(batch).items()})
     return batch
+
+
+def _process_group(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) of this process; joins the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), dist.get_world_size(), device
 
 
 class Trainer:
@@ -115,9 +163,19 @@ class Trainer:
 
     def __init__(self, task: TrainTask, config: TrainConfig, out: str | os.PathLike, device: str | torch.device = "cpu"):
         self.task, self.config, self.out = task, config, Path(out)
-        self.device = torch.device(device)
+        self.rank, self.world, self.device = _process_group(torch.device(device))
         for module in task.modules().values():
             module.to(self.device)
+        self._manual_all_reduce = False
+        if self.world > 1:
+            if hasattr(task, "distribute"):
+                ids = [self.device.index] if self.device.type == "cuda" else None
+                task.distribute(lambda module: DistributedDataParallel(module, device_ids=ids))
+            else:
+                self._manual_all_reduce = True
+                for module in task.modules().values():  # every process starts from process 0's weights
+                    for tensor in module.state_dict().values():
+                        dist.broadcast(tensor, 0)
         self.optimizers = {
             phase: torch.optim.AdamW(
                 list(task.parameters(phase)), lr=config.learning_rate, betas=config.betas, weight_decay=config.weight_decay
@@ -148,7 +206,11 @@ class Trainer:
             self.task.export(folder)
             torch.save(self._state(), folder / STATE_FILE)
 
-        return write_directory(self.checkpoint_dir, write)
+        if self.rank == 0:
+            write_directory(self.checkpoint_dir, write)
+        if self.world > 1:
+            dist.barrier()
+        return self.checkpoint_dir
 
     def resume(self) -> bool:
         """Load `out/checkpoint` if there is one; True if the run resumes from it."""
@@ -161,7 +223,8 @@ class Trainer:
         for phase, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][phase])
         self.step = state["step"]
-        self._trim_log()
+        if self.rank == 0:
+            self._trim_log()
         return True
 
     def _trim_log(self) -> None:
@@ -178,18 +241,44 @@ class Trainer:
         """The learning rate at the current step (warm-up, then cosine decay): a function of the step."""
         return self.config.learning_rate * self.lr_factor(self.step)
 
-    def _train_step(self, batch) -> dict[str, float]:
-        figures: dict[str, float] = {"lr": self.learning_rate()}
-        for phase, optimizer in self.optimizers.items():
+    def _phase_gradients(self, phase: str, batch) -> dict[str, float] | None:
+        """Accumulate `phase`'s gradients over the micro-batches; the averaged figures, or None."""
+        parts = self.config.accumulation
+        totals: dict[str, float] = {}
+        for index in range(parts):
             with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
-                result = self.task.loss(phase, batch, self.step)
+                result = self.task.loss(phase, _chunk(batch, parts, index), self.step)
             if result is None:
-                continue
+                return None
             loss, logged = result
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"step {self.step}: {phase} loss is {loss.item()}; the checkpoint keeps the last good state")
+            (loss / parts).backward()
+            for key, value in logged.items():
+                totals[key] = totals.get(key, 0.0) + value / parts
+        if self._manual_all_reduce:
+            for parameter in self.task.parameters(phase):
+                if parameter.grad is not None:
+                    dist.all_reduce(parameter.grad)
+                    parameter.grad /= self.world
+        return totals
+
+    def _average_figures(self, figures: dict[str, float]) -> dict[str, float]:
+        """The figures averaged over processes (each logs the mean of the global batch)."""
+        if self.world == 1:
+            return figures
+        keys = sorted(figures)
+        values = torch.tensor([figures[key] for key in keys], dtype=torch.float64, device=self.device)
+        dist.all_reduce(values)
+        return {key: float(value) / self.world for key, value in zip(keys, values)}
+
+    def _train_step(self, batch) -> dict[str, float]:
+        figures: dict[str, float] = {"lr": self.learning_rate()}
+        for phase, optimizer in self.optimizers.items():
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            logged = self._phase_gradients(phase, batch)
+            if logged is None:
+                continue
             for group in optimizer.param_groups:
                 group["lr"] = figures["lr"]
             if self.config.grad_clip:
@@ -198,7 +287,7 @@ class Trainer:
                 )
             optimizer.step()
             figures.update(logged)
-        return figures
+        return self._average_figures(figures)
 
     def run(self, progress: bool = True, until: int | None = None) -> list[dict[str, float]]:
         """Train from where the last checkpoint left off (or from scratch) to step `until`
@@ -210,15 +299,17 @@ class Trainer:
         loader = DataLoader(
             self.task.dataset(),
             batch_size=self.config.batch_size,
-            sampler=_StepSampler(self.step, until, self.config.batch_size),
+            sampler=_StepSampler(self.step, until, self.config.batch_size, self.rank, self.world),
             num_workers=self.config.num_workers,
+            collate_fn=getattr(self.task, "collate", None),
             drop_last=True,
         )
         history = []
         for module in self.task.modules().values():
             module.train()
-        bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step", disable=not progress)
-        with open(self.out / LOG_FILE, "a") as log:
+        lead = self.rank == 0
+        bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step", disable=not (progress and lead))
+        with open(self.out / LOG_FILE, "a") if lead else open(os.devnull, "w") as log:
             for batch in loader:
                 figures = self._train_step(_to_device(batch, self.device))
                 history.append(figures)
@@ -228,7 +319,26 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items() if not k.endswith("grad_norm")}, refresh=False)
                 self.step += 1
                 bar.update()
+                if self._validation_due(until) and lead:
+                    log.write(json.dumps({"step": self.step - 1, **self.validate()}) + "\n")
+                    log.flush()
                 if self.step % self.config.checkpoint_every == 0 or self.step == until:
                     self.save_checkpoint()
         bar.close()
         return history
+
+    def _validation_due(self, until: int) -> bool:
+        every = self.config.validate_every
+        return bool(every) and hasattr(self.task, "validate") and (self.step % every == 0 or self.step == until)
+
+    def validate(self) -> dict[str, float]:
+        """The task's validation figures, with its modules in eval mode meanwhile."""
+        modules = list(self.task.modules().values())
+        for module in modules:
+            module.eval()
+        try:
+            with torch.no_grad(), torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+                return self.task.validate()
+        finally:
+            for module in modules:
+                module.train()

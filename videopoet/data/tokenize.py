@@ -1,0 +1,164 @@
+"""The tokenizing pass: clips (Shapes World or a captioned folder) -> token shards.
+
+Each clip gives video codes, audio codes, the codes of its optical-flow and edge-map videos (the
+stylization conditions) and its caption's text embeddings; `data.shards` stores them.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..io.errors import MediaError
+from ..io.read import read_video
+from ..io.write import from_uint8_frames
+from ..tokenizers import AudioTokenizer, VideoTokenizer
+from ..tokenizers.text import TextEncoder
+from ..world.render import render_clip
+from ..world.spec import FPS, SAMPLE_RATE, check_split
+from .captions import read_captions
+from .shards import TokenizedClip, write_token_shards
+from .structure import optical_flow_video, structure_video
+
+
+@dataclass
+class RawClip:
+    """video: (T, H, W, 3) uint8; audio: (T / fps * 16000,) float32 in [-1, 1]."""
+
+    video: np.ndarray
+    audio: np.ndarray
+    caption: str
+    source: dict
+
+
+class WorldSource:
+    """Shapes World clips (split, seed_start + i), i < count, with their training captions."""
+
+    def __init__(self, split: str, count: int, seed_start: int = 0, size: int = 64, frames: int = 17):
+        check_split(split)
+        self.split, self.count, self.seed_start, self.size, self.frames = split, count, seed_start, size, frames
+
+    def settings(self) -> dict:
+        return {"kind": "shapes_world", "split": self.split, "seed_start": self.seed_start}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> RawClip:
+        seed = self.seed_start + index
+        clip = render_clip(self.split, seed, self.size, self.frames)
+        return RawClip(clip.video, clip.audio, clip.caption, {"split": self.split, "seed": seed})
+
+
+class FolderSource:
+    """The first `frames` frames (at 8 fps, centre-cropped to size x size) and their soundtrack
+    of each video listed in a folder's captions.jsonl. A clip that cannot be read or is too
+    short is skipped with a warning naming the file."""
+
+    def __init__(self, folder: str | os.PathLike, size: int = 64, frames: int = 17):
+        self.folder, self.size, self.frames = Path(folder), size, frames
+        self.records = read_captions(self.folder)
+        if not self.records:
+            raise ValueError(f"{self.folder}: captions.jsonl lists no video")
+
+    def settings(self) -> dict:
+        return {"kind": "folder", "folder": str(self.folder.resolve()), "clips": len(self.records)}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> RawClip | None:
+        record = self.records[index]
+        path = self.folder / record.video
+        seconds = self.frames / FPS
+        try:
+            media = read_video(path, fps=FPS, size=self.size, duration=seconds)
+        except MediaError as error:
+            warnings.warn(f"skipped {path}: {error.reason}", stacklevel=2)
+            return None
+        if media.num_frames < self.frames:
+            warnings.warn(f"skipped {path}: {media.num_frames} frames at {FPS} fps, need {self.frames}", stacklevel=2)
+            return None
+        video = ((media.video[:, : self.frames].permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+        samples = round(seconds * SAMPLE_RATE)
+        audio = np.zeros(samples, dtype=np.float32)
+        if media.audio is not None:
+            wave = media.audio.numpy().reshape(-1)[:samples]
+            audio[: len(wave)] = wave
+        return RawClip(video, audio, record.caption, {"video": record.video})
+
+
+class ClipTokenizer:
+    """Turns raw clips into TokenizedClips with the given tokenizers and text encoder."""
+
+    def __init__(self, video: VideoTokenizer, audio: AudioTokenizer, text: TextEncoder, device: str | torch.device = "cpu"):
+        self.video, self.audio, self.text = video.to(device).eval(), audio.to(device).eval(), text
+        self.device = torch.device(device)
+
+    def settings(self) -> dict:
+        return {
+            "video_codes": self.video.codebook_size,
+            "video_tokenizer": self.video.config.to_dict(),
+            "audio_codes": self.audio.config.codebook_size,
+            "audio_levels": self.audio.config.levels,
+            "audio_tokenizer": self.audio.config.to_dict(),
+            "text_encoder": self.text.name,
+            "text_length": self.text.max_tokens,
+            "text_dim": self.text.dim,
+        }
+
+    def _encode_videos(self, frames: list[np.ndarray]) -> np.ndarray:
+        batch = torch.stack([from_uint8_frames(video) for video in frames]).to(self.device)
+        return self.video.encode(batch).cpu().numpy()
+
+    @torch.no_grad()
+    def __call__(self, clips: Sequence[RawClip | None]) -> list[TokenizedClip]:
+        clips = [clip for clip in clips if clip is not None]
+        if not clips:
+            return []
+        videos = self._encode_videos([clip.video for clip in clips])
+        flows = self._encode_videos([optical_flow_video(clip.video) for clip in clips])
+        structures = self._encode_videos([structure_video(clip.video) for clip in clips])
+        waves = torch.from_numpy(np.stack([clip.audio for clip in clips])).to(self.device)
+        audio = self.audio.encode(waves).cpu().numpy()
+        text = self.text([clip.caption for clip in clips])
+        return [
+            TokenizedClip(
+                video=videos[row],
+                audio=audio[row],
+                flow=flows[row],
+                structure=structures[row],
+                text=text.embeddings[row].cpu().numpy(),
+                text_mask=text.mask[row].cpu().numpy(),
+                caption=clip.caption,
+                source=clip.source,
+            )
+            for row, clip in enumerate(clips)
+        ]
+
+
+def tokenize_source(
+    source: WorldSource | FolderSource,
+    tokenizer: ClipTokenizer,
+    out: str | os.PathLike,
+    shard_size: int = 256,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> Path:
+    """Tokenize every clip of `source` into token shards in `out` (resumable)."""
+    settings = {"source": source.settings(), "size": source.size, "frames": source.frames, **tokenizer.settings()}
+    return write_token_shards(
+        out,
+        len(source),
+        lambda indices: tokenizer([source[index] for index in indices]),
+        settings,
+        shard_size=shard_size,
+        batch_size=batch_size,
+        progress=progress,
+    )
