@@ -235,3 +235,15 @@ def test_save_and_load(tmp_path):
     assert loaded.config.vocabulary == VOCAB
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_presets_reach_the_paper_sizes():
+    vocab = Vocabulary(video_codes=2**18, audio_codes=1024, audio_levels=4)  # the paper's token space
+    counts = {}
+    for name in ("tiny", "300m", "1b", "8b"):
+        with torch.device("meta"):  # shapes only, no memory
+            counts[name] = VideoPoetLM(LMConfig.preset(name, vocab)).parameter_count(embeddings=False)
+    assert counts["tiny"] < 2e6
+    assert 0.25e9 < counts["300m"] < 0.4e9 and 0.8e9 < counts["1b"] < 1.3e9 and 7e9 < counts["8b"] < 9e9
+    with pytest.raises(ValueError, match="unknown LM preset"):
+        LMConfig.preset("huge", vocab)
