@@ -149,23 +149,39 @@ import json, sys, torch
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from test_lm_training import _trainer
-trainer = _trainer(Path(sys.argv[1]), Path(sys.argv[2]), steps=3, batch_size=int(sys.argv[3]), tasks="text_to_video")
+from videopoet.lm import VideoPoetLM
+trainer = _trainer(Path(sys.argv[1]), Path(sys.argv[2]), steps=3, batch_size=int(sys.argv[3]), tasks="text_to_video",
+                   fsdp=sys.argv[4] == "fsdp", checkpoint_every=2)
 history = trainer.run(progress=False)
-if trainer.rank == 0:
-    torch.save({{"history": history, "state": trainer.task.model.state_dict()}}, Path(sys.argv[2]) / "result.pt")
+if trainer.rank == 0:  # the weights as the checkpoint holds them (gathered when sharded)
+    state = VideoPoetLM.from_pretrained(Path(sys.argv[2]) / "checkpoint").state_dict()
+    torch.save({{"history": history, "state": state}}, Path(sys.argv[2]) / "result.pt")
+if trainer.sharded:  # a sharded run resumes from its (full) training state
+    again = _trainer(Path(sys.argv[1]), Path(sys.argv[2]), steps=4, batch_size=2, tasks="text_to_video", fsdp=True, checkpoint_every=2)
+    assert again.resume() and again.step == 3
+    again.run(progress=False)
 """
 
 
-def test_two_gloo_processes_match_one_process(shards, tmp_path):
-    script = tmp_path / "ddp.py"
+@pytest.fixture(scope="module")
+def single_process_run(shards, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("distributed")
+    script = folder / "train.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run([sys.executable, str(script), str(shards), str(tmp_path / "one"), "4"], env=env, capture_output=True, text=True)
+    single = subprocess.run([sys.executable, str(script), str(shards), str(folder / "one"), "4", "single"], env=env, capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517"]
-    double = subprocess.run([*command, str(script), str(shards), str(tmp_path / "two"), "2"], env=env, capture_output=True, text=True, timeout=300)
+    return script, torch.load(folder / "one" / "result.pt")
+
+
+@pytest.mark.parametrize("mode", ["ddp", "fsdp"])
+def test_two_gloo_processes_match_one_process(shards, single_process_run, tmp_path, mode):
+    script, one = single_process_run
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(29517 + (mode == "fsdp"))]
+    double = subprocess.run([*command, str(script), str(shards), str(tmp_path / "two"), "2", mode], env=env, capture_output=True, text=True, timeout=300)
     assert double.returncode == 0, double.stderr[-3000:]
-    one, two = torch.load(tmp_path / "one" / "result.pt"), torch.load(tmp_path / "two" / "result.pt")
+    two = torch.load(tmp_path / "two" / "result.pt")
     for a, b in zip(one["history"], two["history"]):
         assert abs(a["loss"] - b["loss"]) < 1e-4, (a, b)
     for name, value in one["state"].items():

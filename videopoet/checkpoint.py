@@ -42,10 +42,11 @@ def write_directory(target: str | os.PathLike, write: Callable[[Path], None]) ->
     return target
 
 
-def save_model_files(folder: Path, model: nn.Module, kind: str, config: dict) -> None:
-    """Write config.json ({"kind", "config"}) and model.safetensors into an existing folder."""
+def save_model_files(folder: Path, model: nn.Module, kind: str, config: dict, state: dict[str, torch.Tensor] | None = None) -> None:
+    """Write config.json ({"kind", "config"}) and model.safetensors into an existing folder;
+    `state` replaces model.state_dict() (a sharded model's gathered weights)."""
     (folder / CONFIG_FILE).write_text(json.dumps({"kind": kind, "config": config}, indent=2) + "\n")
-    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in (state if state is not None else model.state_dict()).items()}
     save_file(state, str(folder / WEIGHTS_FILE))
 
 

@@ -198,7 +198,7 @@ def _train_lm(args: argparse.Namespace) -> int:
     validation = TaskValidation(TokenShards(args.val_shards), list(mixture), args.val_examples) if args.val_shards else None
     print(f"LM: {model.parameter_count() / 1e6:.1f} M parameters ({model.parameter_count(embeddings=False) / 1e6:.1f} M without embeddings)")
     task = LMTask(model, data, validation)
-    trainer = _run_training(task, args, accumulation=args.accumulation, validate_every=args.validate_every if validation else 0)
+    trainer = _run_training(task, args, accumulation=args.accumulation, validate_every=args.validate_every if validation else 0, fsdp=args.fsdp)
     print(f"trained to step {trainer.step}; language model in {trainer.checkpoint_dir}")
     return 0
 
@@ -462,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--tasks", default="all", help='"all" or a weighted mixture, e.g. "text_to_video=3,inpainting=1"')
     lm.add_argument("--condition-dropout", type=float, default=0.1, help="share of examples trained without their condition (guidance)")
     lm.add_argument("--accumulation", type=int, default=1, help="micro-batches per step (divides --batch-size)")
+    lm.add_argument("--fsdp", action="store_true", help="under torchrun: shard the model across processes (FSDP) instead of DDP")
     lm.set_defaults(run=_train_lm)
 
     evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)

@@ -183,6 +183,7 @@ def prefix_lm_mask(prefix_lengths: torch.Tensor, key_valid: torch.Tensor) -> tor
 class VideoPoetLM(nn.Module):
     """tokens (B, S) + text (B, L, E) -> logits (B, S, V), under the prefix-LM mask."""
 
+    fsdp_units = (Block,)  # the submodules FSDP shards one by one
     def __init__(self, config: LMConfig):
         super().__init__()
         self.config = config
@@ -231,11 +232,11 @@ class VideoPoetLM(nn.Module):
         key_valid: torch.Tensor,
         text: torch.Tensor | None = None,
         has_text: torch.Tensor | None = None,
-        return_hidden: bool = False,
+        positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """tokens, key_valid: (B, S); prefix_lengths, has_text: (B,); text: (B, L, E) -> logits
-        (B, S, V), or with return_hidden the final normalized states (B, S, D) (`head` maps
-        them to logits: training applies it to the output positions only)."""
+        (B, S, V); with `positions` ((B, S) bool) only the logits there, (N, V) in row-major
+        order (training needs them at the outputs only)."""
         length = tokens.shape[1]
         self._check_length(length)
         x = self._embed(tokens, text, has_text)
@@ -244,7 +245,7 @@ class VideoPoetLM(nn.Module):
         for block in self.blocks:
             x = block(x, cos, sin, mask)
         x = self.norm(x)
-        return x if return_hidden else self.head(x)
+        return self.head(x if positions is None else x[positions])
 
     # ---------------------------------------------------------------- cached generation
 

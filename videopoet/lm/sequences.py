@@ -164,9 +164,9 @@ def build_sequence(vocab: Vocabulary, example: TaskExample, text_length: int) ->
 
 @dataclass
 class SequenceBatch:
-    """A padded batch. tokens, loss_mask, condition_mask, key_valid: (B, S); prefix_lengths,
-    has_text: (B,); text: (B, L, D) embeddings for the text slot (zeros where there is none).
-    key_valid is False at padding and at text positions past each prompt."""
+    """A padded batch. tokens, loss_mask, condition_mask, key_valid, legal_low, legal_high:
+    (B, S); prefix_lengths, has_text: (B,); text: (B, L, D) embeddings for the text slot (zeros
+    where there is none). key_valid is False at padding and at text positions past each prompt."""
 
     tokens: torch.Tensor
     loss_mask: torch.Tensor
@@ -175,6 +175,8 @@ class SequenceBatch:
     prefix_lengths: torch.Tensor
     has_text: torch.Tensor
     text: torch.Tensor
+    legal_low: torch.Tensor
+    legal_high: torch.Tensor
 
     def to(self, device: torch.device | str) -> "SequenceBatch":
         return SequenceBatch(**{name: value.to(device) for name, value in vars(self).items()})
@@ -196,6 +198,8 @@ def collate(
     loss_mask = torch.zeros(batch, length, dtype=torch.bool)
     condition_mask = torch.zeros_like(loss_mask)
     key_valid = torch.zeros_like(loss_mask)
+    legal_low = tokens.clone()
+    legal_high = tokens + 1
     has_text = torch.tensor([sequence.text_length > 0 for sequence in sequences])
     if bool(has_text.any()) and (text is None or text_mask is None):
         raise ValueError("collate: some sequences have a text slot, so text embeddings and their mask are needed")
@@ -206,6 +210,7 @@ def collate(
         loss_mask[row, :n] = sequence.loss_mask
         condition_mask[row, :n] = sequence.condition_mask
         key_valid[row, :n] = True
+        legal_low[row, :n], legal_high[row, :n] = sequence.legal_low, sequence.legal_high
         if sequence.text_length:
             if text.shape[1] != sequence.text_length:
                 raise ValueError(f"text embeddings of {text.shape[1]} tokens for a text slot of {sequence.text_length}")
@@ -221,6 +226,8 @@ def collate(
         prefix_lengths=torch.tensor([sequence.prefix_length for sequence in sequences]),
         has_text=has_text,
         text=text,
+        legal_low=legal_low,
+        legal_high=legal_high,
     )
 
 
@@ -238,4 +245,6 @@ def drop_condition(vocab: Vocabulary, batch: SequenceBatch, rows: torch.Tensor |
     text = torch.where(text_rows[:, None, None], torch.zeros_like(batch.text), batch.text)
     masked = batch.condition_mask & code_rows[:, None]
     tokens = torch.where(masked, torch.full_like(batch.tokens, vocab.special("<mask>")), batch.tokens)
-    return SequenceBatch(tokens, batch.loss_mask, batch.condition_mask, key_valid, batch.prefix_lengths, batch.has_text, text)
+    return SequenceBatch(
+        tokens, batch.loss_mask, batch.condition_mask, key_valid, batch.prefix_lengths, batch.has_text, text, batch.legal_low, batch.legal_high
+    )

@@ -99,11 +99,15 @@ def collate_items(vocab: Vocabulary, items: Sequence[LMItem]) -> tuple[SequenceB
 
 def output_loss(model: Callable, batch: SequenceBatch, reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy of the outputs: position s's logits predict token s + 1 where it is an
-    output. reduction "mean" (over output tokens) or "sum"."""
-    hidden = model(batch.tokens, batch.prefix_lengths, batch.key_valid, batch.text, batch.has_text, return_hidden=True)
+    output, over that position's legal range only (the distribution sampling draws from, so a
+    forced end marker costs nothing). reduction "mean" (over output tokens) or "sum"."""
     targets = batch.loss_mask[:, 1:]
-    logits = model.module.head(hidden[:, :-1][targets]) if hasattr(model, "module") else model.head(hidden[:, :-1][targets])
-    return F.cross_entropy(logits.float(), batch.tokens[:, 1:][targets], reduction=reduction)
+    predicting = F.pad(targets, (0, 1))  # position s predicts s + 1
+    logits = model(batch.tokens, batch.prefix_lengths, batch.key_valid, batch.text, batch.has_text, positions=predicting).float()  # (N, V)
+    vocabulary = torch.arange(logits.shape[-1], device=logits.device)
+    low, high = batch.legal_low[:, 1:][targets, None], batch.legal_high[:, 1:][targets, None]
+    logits = logits.masked_fill((vocabulary < low) | (vocabulary >= high), float("-inf"))
+    return F.cross_entropy(logits, batch.tokens[:, 1:][targets], reduction=reduction)
 
 
 class LMTask:
@@ -141,8 +145,9 @@ class LMTask:
     def validate(self) -> dict[str, float]:
         return {f"val_{task}": value for task, value in self.validation.losses(self.model).items()} if self.validation else {}
 
-    def export(self, directory: Path) -> None:
-        save_model_files(directory, self.model, CHECKPOINT_KIND, self.model.config.to_dict())
+    def export(self, directory: Path, states: dict[str, dict] | None = None) -> None:
+        """Write the model; `states` holds its full state dict when the model is sharded (FSDP)."""
+        save_model_files(directory, self.model, CHECKPOINT_KIND, self.model.config.to_dict(), state=states["lm"] if states else None)
 
 
 class TaskValidation:

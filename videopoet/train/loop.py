@@ -11,6 +11,10 @@ Several processes (`torchrun --nproc-per-node N videopoet train ...`): each proc
 own part of every step's batch (`batch_size` items each, so the global batch is N times that),
 gradients are averaged across processes (through DDP for a task that offers `distribute`, by an
 all-reduce otherwise), and process 0 alone logs and writes checkpoints. NCCL on CUDA, gloo on CPU.
+With `fsdp`, a task's single module is sharded across the processes instead (FSDP2: each of its
+`fsdp_units` submodules, then the rest), for models that do not fit one device; checkpoints
+still hold full weights (they load anywhere), and the training state resumes under FSDP with
+any number of processes.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class TrainConfig:
     precision: str = "auto"
     accumulation: int = 1
     validate_every: int = 0
+    fsdp: bool = False
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -157,6 +162,23 @@ def _process_group(device: torch.device) -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
+def _fully_shard(module: nn.Module) -> nn.Module:
+    """Shard `module` in place with FSDP2: each of its `fsdp_units` submodules, then the root."""
+    from torch.distributed.fsdp import fully_shard
+
+    units = tuple(getattr(module, "fsdp_units", ()))
+    for submodule in list(module.modules())[1:]:
+        if units and isinstance(submodule, units):
+            fully_shard(submodule)
+    return fully_shard(module)
+
+
+def _full_options(**options):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, **options)
+
+
 class Trainer:
     """Runs a TrainTask into `out`: `out/checkpoint/` (the exported model plus training state,
     replaced atomically every `checkpoint_every` steps and at the end) and `out/log.jsonl`."""
@@ -167,8 +189,13 @@ class Trainer:
         for module in task.modules().values():
             module.to(self.device)
         self._manual_all_reduce = False
+        self.sharded = config.fsdp and self.world > 1
+        if config.fsdp and (not hasattr(task, "distribute") or len(task.modules()) != 1 or len(task.phases()) != 1):
+            raise ValueError("fsdp shards a task with one module, one phase and a `distribute` method (the language model)")
         if self.world > 1:
-            if hasattr(task, "distribute"):
+            if self.sharded:
+                task.distribute(_fully_shard)
+            elif hasattr(task, "distribute"):
                 ids = [self.device.index] if self.device.type == "cuda" else None
                 task.distribute(lambda module: DistributedDataParallel(module, device_ids=ids))
             else:
@@ -194,17 +221,28 @@ class Trainer:
         return self.out / CHECKPOINT_DIR
 
     def _state(self) -> dict:
-        return {
-            "step": self.step,
-            "config": asdict(self.config),
-            "modules": {name: module.state_dict() for name, module in self.task.modules().items()},
-            "optimizers": {phase: optimizer.state_dict() for phase, optimizer in self.optimizers.items()},
-        }
+        """The training state; with FSDP, gathered into full tensors (every process must call it)."""
+        if self.sharded:
+            from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+
+            (name, module), (phase, optimizer) = next(iter(self.task.modules().items())), next(iter(self.optimizers.items()))
+            options = _full_options(cpu_offload=True)
+            modules = {name: get_model_state_dict(module, options=options)}
+            optimizers = {phase: get_optimizer_state_dict(module, optimizer, options=options)}
+        else:
+            modules = {name: module.state_dict() for name, module in self.task.modules().items()}
+            optimizers = {phase: optimizer.state_dict() for phase, optimizer in self.optimizers.items()}
+        return {"step": self.step, "config": asdict(self.config), "modules": modules, "optimizers": optimizers}
 
     def save_checkpoint(self) -> Path:
+        state = self._state() if self.sharded or self.rank == 0 else None
+
         def write(folder: Path) -> None:
-            self.task.export(folder)
-            torch.save(self._state(), folder / STATE_FILE)
+            if self.sharded:
+                self.task.export(folder, state["modules"])
+            else:
+                self.task.export(folder)
+            torch.save(state, folder / STATE_FILE)
 
         if self.rank == 0:
             write_directory(self.checkpoint_dir, write)
@@ -218,10 +256,17 @@ class Trainer:
         if not path.is_file():
             return False
         state = torch.load(path, map_location=self.device, weights_only=False)
-        for name, module in self.task.modules().items():
-            module.load_state_dict(state["modules"][name])
-        for phase, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][phase])
+        if self.sharded:
+            from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+
+            (name, module), (phase, optimizer) = next(iter(self.task.modules().items())), next(iter(self.optimizers.items()))
+            set_model_state_dict(module, state["modules"][name], options=_full_options())
+            set_optimizer_state_dict(module, optimizer, state["optimizers"][phase], options=_full_options())
+        else:
+            for name, module in self.task.modules().items():
+                module.load_state_dict(state["modules"][name])
+            for phase, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][phase])
         self.step = state["step"]
         if self.rank == 0:
             self._trim_log()
@@ -282,9 +327,8 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = figures["lr"]
             if self.config.grad_clip:
-                figures[f"{phase}_grad_norm"] = float(
-                    torch.nn.utils.clip_grad_norm_(list(self.task.parameters(phase)), self.config.grad_clip)
-                )
+                norm = torch.nn.utils.clip_grad_norm_(list(self.task.parameters(phase)), self.config.grad_clip)
+                figures[f"{phase}_grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
             optimizer.step()
             figures.update(logged)
         return self._average_figures(figures)
