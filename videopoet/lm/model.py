@@ -162,7 +162,8 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(config.width)
         self.mlp = SwiGLU(config)
 
-    def forward(self, x, cos, sin, mask, start: int = 0):
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """x: (B, S, D) -> (B, S, D): pre-norm attention, then pre-norm SwiGLU, each residual."""
         x = x + self.attention(self.attention_norm(x), cos, sin, mask, start)
         return x + self.mlp(self.mlp_norm(x))
 
@@ -184,6 +185,7 @@ class VideoPoetLM(nn.Module):
     """tokens (B, S) + text (B, L, E) -> logits (B, S, V), under the prefix-LM mask."""
 
     fsdp_units = (Block,)  # the submodules FSDP shards one by one
+
     def __init__(self, config: LMConfig):
         super().__init__()
         self.config = config
