@@ -15,7 +15,8 @@ import torch
 from videopoet.data.shards import TokenizedClip, TokenShards, write_token_shards
 from videopoet.lm import LMConfig, VideoPoetLM
 from videopoet.train import TrainConfig, Trainer
-from videopoet.train.lm import LMTask, TaskMixtureExamples, TaskValidation, Unigram, collate_items, parse_mixture, vocabulary_of
+from videopoet.lm.vocabulary import TASKS
+from videopoet.train.lm import longest_sequence, LMTask, TaskMixtureExamples, TaskValidation, Unigram, collate_items, parse_mixture, vocabulary_of
 
 SETTINGS = {"source": {"kind": "test"}, "size": 8, "frames": 9, "text_encoder": "test", "video_codes": 32, "audio_codes": 8, "audio_levels": 2, "text_length": 4, "text_dim": 6}
 
@@ -205,7 +206,9 @@ def test_a_killed_lm_run_resumes_with_nothing_lost(shards, tmp_path):
     assert 2 <= saved < 12
     resumed = subprocess.run([*command, "--out", str(out)], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    a = VideoPoetLM.from_pretrained(tmp_path / "straight" / "checkpoint").state_dict()
+    model = VideoPoetLM.from_pretrained(tmp_path / "straight" / "checkpoint")
+    assert model.config.max_length == longest_sequence(TokenShards(shards), TASKS)  # sized for the longest task
+    a = model.state_dict()
     b = VideoPoetLM.from_pretrained(out / "checkpoint").state_dict()
     for name in a:
         assert torch.equal(a[name], b[name]), name

@@ -152,15 +152,16 @@ def _tokenize(args: argparse.Namespace) -> int:
 
     if (args.world is None) == (args.folder is None):
         raise ValueError("give exactly one source: --world SPLIT (Shapes World clips) or --folder DIR (captions.jsonl + videos)")
+    video = VideoTokenizer.from_pretrained(args.video_tokenizer or args.model)
+    size = args.size or video.config.image_size
+    video.latent_shape(args.frames, size, size)  # refuse sizes the tokenizer cannot take, before any work
     if args.world is not None:
         if args.n is None or args.n < 1:
             raise ValueError("--world needs --n, the number of clips (positive)")
-        source = WorldSource(args.world, args.n, args.seed_start, args.size, args.frames)
+        source = WorldSource(args.world, args.n, args.seed_start, size, args.frames)
     else:
-        source = FolderSource(args.folder, args.size, args.frames)
+        source = FolderSource(args.folder, size, args.frames)
     device = _device(args.device)
-    video = VideoTokenizer.from_pretrained(args.video_tokenizer or args.model)
-    video.latent_shape(args.frames, args.size, args.size)  # refuse sizes the tokenizer cannot take, before any work
     audio = AudioTokenizer.from_pretrained(args.audio_tokenizer or args.model)
     text = TextEncoder(args.text_encoder, max_tokens=args.text_length, device=device)
     folder = tokenize_source(source, ClipTokenizer(video, audio, text, device), args.out, args.shard_size, args.batch_size)
@@ -168,19 +169,23 @@ def _tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lm_for(shards, args: argparse.Namespace):
+def _lm_for(shards, mixture: dict[str, float], args: argparse.Namespace):
+    """The model to train: from --init, or a fresh --preset sized for the shards' longest task."""
     from .lm import LMConfig, VideoPoetLM
-    from .train.lm import vocabulary_of
+    from .train.lm import longest_sequence, vocabulary_of
 
     vocab = vocabulary_of(shards)
     settings = shards.settings
+    longest = longest_sequence(shards, mixture)
     if args.init:
         model = VideoPoetLM.from_pretrained(args.init).train()
         if model.config.vocabulary != vocab or model.config.text_length != settings["text_length"]:
             raise ValueError(f"--init {args.init}: its vocabulary or text slot differs from the shards' ({vocab}, {settings['text_length']} text tokens)")
+        if model.config.max_length < longest:
+            raise ValueError(f"--init {args.init}: takes sequences of up to {model.config.max_length} tokens, these tasks need {longest}")
         return model
     clip = {key: settings[key] for key in ("size", "frames", "text_encoder")}
-    config = LMConfig.preset(args.preset, vocab, text_dim=settings["text_dim"], text_length=settings["text_length"], max_length=args.max_length, clip=clip)
+    config = LMConfig.preset(args.preset, vocab, text_dim=settings["text_dim"], text_length=settings["text_length"], max_length=longest, clip=clip)
     return VideoPoetLM(config)
 
 
@@ -193,7 +198,7 @@ def _train_lm(args: argparse.Namespace) -> int:
     if not shards.complete:
         print(f"{args.shards}: tokenizing is unfinished; training on the {len(shards)} clips done so far", file=sys.stderr)
     mixture = parse_mixture(args.tasks)
-    model = _lm_for(shards, args)
+    model = _lm_for(shards, mixture, args)
     data = TaskMixtureExamples(shards, mixture, args.condition_dropout, seed=args.seed, group=args.batch_size)
     validation = TaskValidation(TokenShards(args.val_shards), list(mixture), args.val_examples) if args.val_shards else None
     print(f"LM: {model.parameter_count() / 1e6:.1f} M parameters ({model.parameter_count(embeddings=False) / 1e6:.1f} M without embeddings)")
@@ -408,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--n", type=int, help="with --world: number of clips (seeds seed-start .. seed-start+n-1)")
     tokenize.add_argument("--seed-start", type=int, default=0)
     tokenize.add_argument("--folder", help="a folder of videos with captions.jsonl (their first --frames frames at 8 fps)")
-    tokenize.add_argument("--size", type=int, default=32, help="pixels (square); the LM's resolution, super-resolution goes higher")
+    tokenize.add_argument("--size", type=int, help="pixels (square; default: the video tokenizer's image size)")
     tokenize.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames per clip (1 + 4k)")
     tokenize.add_argument("--model", help="model directory whose tokenizers to use (default: the shipped one)")
     tokenize.add_argument("--video-tokenizer", help="video tokenizer checkpoint (overrides --model's)")
@@ -457,7 +462,6 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--val-examples", type=int, default=16, help="validation examples per task")
     lm.add_argument("--validate-every", type=int, default=250)
     lm.add_argument("--preset", default="tiny", help="tiny, small, 300m, 1b or 8b")
-    lm.add_argument("--max-length", type=int, default=1024, help="longest sequence (the rotary table's size)")
     lm.add_argument("--init", help="start from this LM checkpoint (its config replaces --preset)")
     lm.add_argument("--tasks", default="all", help='"all" or a weighted mixture, e.g. "text_to_video=3,inpainting=1"')
     lm.add_argument("--condition-dropout", type=float, default=0.1, help="share of examples trained without their condition (guidance)")

@@ -45,6 +45,13 @@ def vocabulary_of(shards: TokenShards) -> Vocabulary:
     return Vocabulary(settings["video_codes"], settings["audio_codes"], settings["audio_levels"])
 
 
+def longest_sequence(shards: TokenShards, tasks: Sequence[str]) -> int:
+    """The length of the longest sequence the tasks make from the shards' clips (all clips of
+    a shard folder share their shapes, and a task's length depends on the shapes only)."""
+    clip, vocab, text_length = clip_tokens(shards, 0), vocabulary_of(shards), shards.settings["text_length"]
+    return max(len(build_sequence(vocab, make_example(task, clip, np.random.default_rng(0)), text_length)) for task in tasks)
+
+
 def clip_tokens(shards: TokenShards, index: int) -> ClipTokens:
     return ClipTokens(*(shards.field(index, name) for name in ("video", "audio", "flow", "structure")))
 
