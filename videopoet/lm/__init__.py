@@ -2,7 +2,7 @@
 
 from .model import LMConfig, VideoPoetLM
 from .sampling import SamplingConfig, sample
-from .sequences import SequenceBatch, TaskExample, TokenSequence, build_sequence, collate, drop_condition
+from .sequences import SequenceBatch, TaskExample, TokenSequence, build_sequence, collate, drop_condition, output_codes
 from .tasks import ClipTokens, make_example
 from .vocabulary import TASKS, Vocabulary
 
@@ -20,5 +20,6 @@ __all__ = [
     "collate",
     "drop_condition",
     "make_example",
+    "output_codes",
     "sample",
 ]

@@ -162,6 +162,25 @@ def build_sequence(vocab: Vocabulary, example: TaskExample, text_length: int) ->
     )
 
 
+
+def output_codes(vocab: Vocabulary, example: TaskExample, layout: TokenSequence, tokens: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Read the outputs back from a filled sequence: tokens (S,) laid out as `layout` (built
+    from `example`) -> (video codes shaped like example.output_video, or None; audio codes
+    (levels, frames), or None). ValueError when an output position holds a token of the wrong
+    kind."""
+    if tokens.shape != layout.tokens.shape:
+        raise ValueError(f"tokens of shape {tuple(tokens.shape)} for a layout of {len(layout)} positions")
+    position, video, audio = layout.prefix_length, None, None
+    if example.output_video is not None:
+        count = example.output_video.numel()
+        video = vocab.video_codes_of(tokens[position : position + count]).reshape(example.output_video.shape)
+        position += count + 2  # <eov_o> <boa_o>
+    if example.output_audio is not None:
+        count = example.output_audio.numel()
+        audio = vocab.audio_codes_of(tokens[position : position + count].reshape(example.output_audio.shape))
+    return video, audio
+
+
 @dataclass
 class SequenceBatch:
     """A padded batch. tokens, loss_mask, condition_mask, key_valid, legal_low, legal_high:

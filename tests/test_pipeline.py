@@ -1,0 +1,187 @@
+"""The generation pipeline and `videopoet generate`, on a tiny untrained model directory:
+shapes of every task's result, reproducibility, kept pixels, mask mapping, export, bad input."""
+
+import shutil
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from videopoet.cli import main
+from videopoet.io import MediaError, write_video
+from videopoet.lm import LMConfig, SamplingConfig, VideoPoetLM, Vocabulary
+from videopoet.pipeline import GenerationResult, VideoPoetPipeline, export_to_video
+from videopoet.tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
+
+SIZE, FRAMES = 16, 9  # latent grid (3, 4, 4); 9 / 8 s of audio: 57 frames x 2 levels
+SAMPLES = 18_000
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("pipeline")
+    video = VideoTokenizer(VideoTokenizerConfig(base_channels=8, channel_multipliers=(1, 2, 2), time_downsamples=2, bits=6, image_size=SIZE))
+    audio = AudioTokenizer(AudioTokenizerConfig(channels=4, latent_dim=8, residual_units=1, levels=2, codebook_size=16))
+    vocab = Vocabulary(video_codes=video.codebook_size, audio_codes=16, audio_levels=2)
+    clip = {"size": SIZE, "frames": FRAMES, "text_encoder": "all-MiniLM-L6-v2"}
+    lm = VideoPoetLM(LMConfig(vocab, width=32, depth=1, heads=2, text_length=8, max_length=512, clip=clip))
+    video.save_pretrained(directory / "video_tokenizer")
+    audio.save_pretrained(directory / "audio_tokenizer")
+    lm.save_pretrained(directory / "lm")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def pipe(model_dir):
+    return VideoPoetPipeline.from_pretrained(model_dir, progress=False, sampling=SamplingConfig(top_k=8, guidance_scale=2.0))
+
+
+def clip_frames(seed: int = 0, frames: int = FRAMES) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (frames, SIZE, SIZE, 3), dtype=np.uint8)
+
+
+def check_clip(result: GenerationResult, frames: int = FRAMES, audio: bool = True) -> None:
+    assert result.frames.dtype == np.uint8 and result.frames.shape == (frames, SIZE, SIZE, 3)
+    if audio:
+        assert result.audio.dtype == np.float32 and result.audio.shape == (round(frames / 8 * 16_000),)
+        assert np.abs(result.audio).max() <= 1.0
+    else:
+        assert result.audio is None
+
+
+def test_text_to_video_and_image(pipe):
+    result = pipe("a large red circle moving left", seed=3)
+    check_clip(result)
+    assert (result.seed, result.task, result.fps, result.prompts) == (3, "text_to_video", 8, ("a large red circle moving left",))
+    check_clip(pipe.text_to_video("a small cube", audio=False, seed=0), audio=False)
+    check_clip(pipe.text_to_image("a small blue square", seed=0), frames=1, audio=False)
+
+
+def test_same_seed_same_result_and_unseeded_results_report_their_seed(pipe):
+    first, again = pipe("a green triangle rising", seed=7), pipe("a green triangle rising", seed=7)
+    assert np.array_equal(first.frames, again.frames) and np.array_equal(first.audio, again.audio)
+    unseeded = pipe.text_to_video("a green triangle rising", audio=False)
+    replay = pipe.text_to_video("a green triangle rising", audio=False, seed=unseeded.seed)
+    assert np.array_equal(unseeded.frames, replay.frames)
+
+
+def test_image_to_video_from_array_and_file(pipe, tmp_path):
+    image = clip_frames()[0]
+    check_clip(pipe.image_to_video(image, "a circle falling", seed=0))
+    path = tmp_path / "first.png"
+    Image.fromarray(np.repeat(np.repeat(image, 3, axis=0), 3, axis=1)).save(path)  # any size: scaled and cropped
+    check_clip(pipe.image_to_video(path, "a circle falling", audio=False, seed=0), audio=False)
+
+
+def test_continuation_long_video_and_story_lengths(pipe):
+    source = clip_frames()
+    continued = pipe.continue_video(source, seconds=1.0, seed=0)  # 8 frames: two passes of 4
+    check_clip(continued, frames=FRAMES + 8)
+    assert np.array_equal(continued.frames[:FRAMES], source)
+    check_clip(pipe.long_video("a box moving right", seconds=2.5, seed=0), frames=20)
+    story = pipe.story(["a red ball", "it moves left", "it moves up"], seed=0)
+    check_clip(story, frames=FRAMES + 2 * (FRAMES - 1))
+    assert story.prompts == ("a red ball", "it moves left", "it moves up")
+
+
+def test_inpainting_and_outpainting_keep_the_pixels_outside_the_mask(pipe):
+    source = clip_frames(1)
+    mask = np.zeros((SIZE, SIZE), dtype=bool)
+    mask[4:8, 8:12] = True
+    filled = pipe.inpaint(source, mask, "a red ball", seed=0)
+    check_clip(filled)
+    assert np.array_equal(filled.frames[:, ~mask], source[:, ~mask])
+    wider = pipe.outpaint(source, border=4, seed=0, audio=False)
+    assert np.array_equal(wider.frames[:, 4:-4, 4:-4], source[:, 4:-4, 4:-4])
+
+
+def test_latent_mask_covers_each_masked_pixels_footprint(pipe):
+    mask = torch.zeros(FRAMES, SIZE, SIZE, dtype=torch.bool)
+    mask[5, 9, 2] = True  # frame 5 lies in latent frame 2 (frames 5..8); pixel (9, 2) in cell (2, 0)
+    mask[0, 0, 15] = True  # frame 0 is latent frame 0 alone
+    latent = pipe._latent_mask(mask)
+    assert latent.shape == (3, 4, 4)
+    assert latent.nonzero().tolist() == [[0, 0, 3], [2, 2, 0]]
+
+
+def test_stylize_video_to_audio_and_audio_to_video(pipe):
+    source = clip_frames(2)
+    check_clip(pipe.stylize(source, "a purple square", seed=0))
+    sound = pipe.video_to_audio(source, seed=0)
+    check_clip(sound)
+    assert np.array_equal(sound.frames, source)
+    longer = pipe.video_to_audio(clip_frames(3, frames=20), seed=0)  # two windows
+    check_clip(longer, frames=20)
+    wave = np.sin(np.arange(SAMPLES + 500) / 10).astype(np.float32) * 0.3
+    result = pipe.audio_to_video(wave, seed=0)
+    check_clip(result)
+    assert np.array_equal(result.audio, wave[:SAMPLES])
+
+
+def test_bad_input_is_refused_by_name(pipe, tmp_path, model_dir):
+    with pytest.raises(ValueError, match="prompt is empty"):
+        pipe.text_to_video("  ")
+    with pytest.raises(ValueError, match="32x32 pixels"):
+        pipe.inpaint(np.zeros((FRAMES, 32, 32, 3), np.uint8), np.ones((SIZE, SIZE), bool))
+    with pytest.raises(ValueError, match="exactly 9"):
+        pipe.stylize(clip_frames(frames=5), "a box")
+    with pytest.raises(ValueError, match="mask is empty"):
+        pipe.inpaint(clip_frames(), np.zeros((SIZE, SIZE), bool))
+    with pytest.raises(ValueError, match="border=9"):
+        pipe.outpaint(clip_frames(), border=9)
+    with pytest.raises(ValueError, match="needs 1.125 s"):
+        pipe.audio_to_video(np.zeros(1000, np.float32))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    with pytest.raises(MediaError, match="broken.png"):
+        pipe.image_to_video(broken, "a box")
+    incomplete = tmp_path / "incomplete"
+    shutil.copytree(model_dir, incomplete)
+    shutil.rmtree(incomplete / "audio_tokenizer")
+    with pytest.raises(FileNotFoundError, match="audio_tokenizer"):
+        VideoPoetPipeline.from_pretrained(incomplete)
+
+
+def test_export_writes_a_playable_mp4_with_audio(pipe, tmp_path):
+    result = pipe("a white circle growing", seed=1)
+    path = export_to_video(result, tmp_path / "out.mp4")
+    with av.open(str(path)) as container:
+        assert container.streams.audio, "no audio stream"
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(frames) == FRAMES and frames[0].shape == (SIZE, SIZE, 3)
+
+
+def test_generate_command(model_dir, tmp_path, capsys):
+    out = tmp_path / "clip.mp4"
+    assert main(["generate", "a big yellow box", "--model", str(model_dir), "-o", str(out), "--seed", "2", "--top-k", "4", "--preview", str(tmp_path / "p.gif")]) == 0
+    assert "seed 2" in capsys.readouterr().out
+    with av.open(str(out)) as container:
+        assert container.streams.audio and sum(1 for _ in container.decode(video=0)) == FRAMES
+    assert (tmp_path / "p.gif").is_file()
+    source = tmp_path / "source.mp4"
+    write_video(source, clip_frames(), 8)
+    edited = tmp_path / "edited.mp4"
+    assert main(["generate", "--video", str(source), "--border", "4", "--model", str(model_dir), "-o", str(edited), "--no-audio"]) == 0
+    with av.open(str(edited)) as container:
+        assert not container.streams.audio
+    image = tmp_path / "image.png"
+    assert main(["generate", "a red triangle", "--task", "text-to-image", "--model", str(model_dir), "-o", str(image)]) == 0
+    assert Image.open(image).size == (SIZE, SIZE)
+
+
+def test_generate_command_errors_leave_nothing_behind(model_dir, tmp_path, capsys):
+    out = tmp_path / "never.mp4"
+    (tmp_path / "broken.png").write_bytes(b"nope")
+    for argv, message in [
+        (["generate", "--model", str(model_dir)], "needs a prompt"),
+        (["generate", "a box", "--image", str(tmp_path / "broken.png"), "--model", str(model_dir)], "broken.png"),
+        (["generate", "a box", "--model", str(tmp_path / "missing")], "no such model directory"),
+        (["generate", "a box", "--model", str(model_dir), "-o", str(tmp_path / "x.avi")], "cannot write .avi"),
+        (["generate", "--story", str(tmp_path / "empty.txt"), "--model", str(model_dir)], "cannot read the story file"),
+    ]:
+        assert main([*argv, "-o", str(out)] if "-o" not in argv else argv) == 2
+        assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tmp_path / "broken.png"]
