@@ -19,15 +19,14 @@ SIZE, FRAMES = 16, 9  # latent grid (3, 4, 4); 9 / 8 s of audio: 57 frames x 2 l
 SAMPLES = 18_000
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
+def make_model_dir(directory, size: int):
+    """A pipeline directory of tiny untrained parts for `size` x `size`, 9-frame clips."""
     torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("pipeline")
-    video = VideoTokenizer(VideoTokenizerConfig(base_channels=8, channel_multipliers=(1, 2, 2), time_downsamples=2, bits=6, image_size=SIZE))
+    video = VideoTokenizer(VideoTokenizerConfig(base_channels=8, channel_multipliers=(1, 2, 2), time_downsamples=2, bits=6, image_size=size))
     audio = AudioTokenizer(AudioTokenizerConfig(channels=4, latent_dim=8, residual_units=1, levels=2, codebook_size=16))
     vocab = Vocabulary(video_codes=video.codebook_size, audio_codes=16, audio_levels=2)
-    clip = {"size": SIZE, "frames": FRAMES, "text_encoder": "all-MiniLM-L6-v2"}
-    lm = VideoPoetLM(LMConfig(vocab, width=32, depth=1, heads=2, text_length=8, max_length=512, clip=clip))
+    clip = {"size": size, "frames": FRAMES, "text_encoder": "all-MiniLM-L6-v2"}
+    lm = VideoPoetLM(LMConfig(vocab, width=32, depth=1, heads=2, text_length=24, max_length=1024, clip=clip))
     video.save_pretrained(directory / "video_tokenizer")
     audio.save_pretrained(directory / "audio_tokenizer")
     lm.save_pretrained(directory / "lm")
@@ -35,8 +34,20 @@ def model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return make_model_dir(tmp_path_factory.mktemp("pipeline"), SIZE)
+
+
+@pytest.fixture(scope="session")
 def pipe(model_dir):
     return VideoPoetPipeline.from_pretrained(model_dir, progress=False, sampling=SamplingConfig(top_k=8, guidance_scale=2.0))
+
+
+@pytest.fixture(scope="session")
+def world_pipe(tmp_path_factory):
+    """At 32x32, the smallest size the Shapes World renders (for `eval tasks`)."""
+    directory = make_model_dir(tmp_path_factory.mktemp("pipeline32"), 32)
+    return VideoPoetPipeline.from_pretrained(directory, progress=False, sampling=SamplingConfig(top_k=8))
 
 
 def clip_frames(seed: int = 0, frames: int = FRAMES) -> np.ndarray:
@@ -185,3 +196,26 @@ def test_generate_command_errors_leave_nothing_behind(model_dir, tmp_path, capsy
         assert main([*argv, "-o", str(out)] if "-o" not in argv else argv) == 2
         assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [tmp_path / "broken.png"]
+
+
+def test_eval_tasks_scores_every_task(world_pipe):
+    from videopoet.eval_tasks import TASKS, evaluate_tasks, format_results, psnr, recoloured
+
+    results = evaluate_tasks(world_pipe, TASKS, clips=1, split="compositional", progress=False)
+    assert list(results) == list(TASKS)
+    assert set(results["text_to_video"]) >= {"count", "colour", "shape", "size", "motion", "camera", "all_right"}
+    for task, figures in results.items():
+        for figure, value in figures.items():
+            assert value >= 0 and (figure.endswith("psnr") or value <= 1), (task, figure, value)
+    table = format_results(results)
+    assert "| story | motion_followed |" in table and "≥ 25 dB" in table
+    image = np.full((4, 4, 3), 100, np.uint8)
+    assert psnr(image, image) == float("inf") and round(psnr(image, image + 1), 2) == 48.13
+    from videopoet.world import parse
+
+    scene = parse("a large red circle moving left and a small blue square bouncing")
+    changed = recoloured(scene, np.random.default_rng(0))
+    assert [obj.colour for obj in changed.objects] != ["red", "blue"] and not {"red", "blue"} & {obj.colour for obj in changed.objects}
+    assert [(obj.shape, obj.motion) for obj in changed.objects] == [("circle", "left"), ("square", "bounce")]
+    with pytest.raises(ValueError, match="unknown task"):
+        evaluate_tasks(world_pipe, ("dancing",), clips=1)

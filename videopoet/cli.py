@@ -12,6 +12,7 @@
     videopoet tokenize --world train --n 3072 --out runs/tokens-train
     videopoet train lm --shards runs/tokens-train --val-shards runs/tokens-val --out runs/lm
     videopoet eval lm runs/lm/checkpoint --val-shards runs/tokens-val --train-shards runs/tokens-train
+    videopoet eval tasks --clips 200                          (every task of the shipped pipeline, scored)
 """
 
 from __future__ import annotations
@@ -225,6 +226,22 @@ def _eval_lm(args: argparse.Namespace) -> int:
     if args.json:
         with atomic_path(args.json) as temporary:
             temporary.write_text(json.dumps({"lm": lm, "unigram": unigram, "examples_per_task": args.examples}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _eval_tasks(args: argparse.Namespace) -> int:
+    from .eval_tasks import TASKS, evaluate_tasks, format_results, to_json
+    from .pipeline import VideoPoetPipeline
+
+    tasks = TASKS if args.tasks == "all" else tuple(name.strip() for name in args.tasks.split(",") if name.strip())
+    pipe = VideoPoetPipeline.from_pretrained(args.model, device=_device(args.device), progress=False)
+    results = evaluate_tasks(pipe, tasks, args.clips, args.split)
+    print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}")
+    print(format_results(results))
+    if args.json:
+        with atomic_path(args.json) as temporary:
+            temporary.write_text(to_json(results, args.clips, args.split) + "\n")
         print(f"wrote {args.json}")
     return 0
 
@@ -512,6 +529,15 @@ def build_parser() -> argparse.ArgumentParser:
     lm_eval.add_argument("--json", help="also write the figures as JSON here")
     lm_eval.add_argument("--device", default="auto")
     lm_eval.set_defaults(run=_eval_lm)
+
+    tasks_eval = evaluate.add_parser("tasks", help="run every task on Shapes World test clips and score it with the evaluator")
+    tasks_eval.add_argument("model", nargs="?", help="pipeline directory (default: the shipped model)")
+    tasks_eval.add_argument("--clips", type=int, default=200, help="clips per task")
+    tasks_eval.add_argument("--split", default="compositional", choices=SPLITS)
+    tasks_eval.add_argument("--tasks", default="all", help='"all" or a comma-separated list, e.g. "text_to_video,story"')
+    tasks_eval.add_argument("--json", help="also write the figures as JSON here")
+    tasks_eval.add_argument("--device", default="auto")
+    tasks_eval.set_defaults(run=_eval_tasks)
 
     export = commands.add_parser("export", help="copy a trained checkpoint's model files into a model directory")
     export.add_argument("checkpoint", help="checkpoint directory, e.g. RUN/checkpoint")

@@ -38,7 +38,7 @@ def audio_split(latent_frames: int, total_latent_frames: int, audio_frames: int,
     return round(audio_frames * shown / total)
 
 
-def _box(rng: np.random.Generator, height: int, width: int, low: float, high: float) -> tuple[slice, slice]:
+def random_box(rng: np.random.Generator, height: int, width: int, low: float, high: float) -> tuple[slice, slice]:
     """A random rectangle whose sides are between low and high times the grid's."""
     h = int(rng.integers(max(1, round(low * height)), max(1, round(high * height)) + 1))
     w = int(rng.integers(max(1, round(low * width)), max(1, round(high * width)) + 1))
@@ -48,7 +48,7 @@ def _box(rng: np.random.Generator, height: int, width: int, low: float, high: fl
 
 def inpainting_condition(video: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """(t, h, w) codes with a random box (a quarter to half of each side) masked in every frame."""
-    rows, cols = _box(rng, video.shape[1], video.shape[2], 0.25, 0.5)
+    rows, cols = random_box(rng, video.shape[1], video.shape[2], 0.25, 0.5)
     masked = video.clone()
     masked[:, rows, cols] = MASKED
     return masked
@@ -56,7 +56,7 @@ def inpainting_condition(video: torch.Tensor, rng: np.random.Generator) -> torch
 
 def outpainting_condition(video: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """(t, h, w) codes with everything outside a random box (half to three quarters of each side) masked."""
-    rows, cols = _box(rng, video.shape[1], video.shape[2], 0.5, 0.75)
+    rows, cols = random_box(rng, video.shape[1], video.shape[2], 0.5, 0.75)
     masked = torch.full_like(video, MASKED)
     masked[:, rows, cols] = video[:, rows, cols]
     return masked
