@@ -81,3 +81,30 @@ def test_any_encoder_on_disk_is_chosen_by_path(tmp_path):
     out = encoder(["a small green triangle", ""])
     assert encoder.dim == 32 and encoder.name == str(folder)
     assert out.embeddings.shape == (2, 16, 32) and out.mask[0].sum() > 2 and not out.mask[1].any()
+
+
+def test_our_bert_matches_transformers_and_skips_importing_it(encoder):
+    """The default encoder runs on videopoet's own BERT; its embeddings equal transformers'."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from videopoet.tokenizers.bert import BertEncoder
+
+    assert isinstance(encoder.model, BertEncoder)
+    prompts = ["a large red circle moving left and a small blue square bouncing, the camera pans right", "hi", "Ünïcode — dash!"]
+    ours = encoder(prompts)
+    tokenizer, model = AutoTokenizer.from_pretrained(encoder.path), AutoModel.from_pretrained(encoder.path).eval()
+    batch = tokenizer(prompts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+    with torch.no_grad():
+        reference = model(**batch).last_hidden_state
+    for row, length in enumerate(batch["attention_mask"].sum(1).tolist()):
+        assert int(ours.mask[row].sum()) == length
+        torch.testing.assert_close(ours.embeddings[row, :length], reference[row, :length], atol=1e-4, rtol=1e-4)
+    script = "import sys; from videopoet.tokenizers.text import TextEncoder; TextEncoder()('a box'); print('transformers' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "False", result.stderr
+
+
+def test_truncation_keeps_the_end_marker(encoder):
+    from videopoet.tokenizers.bert import truncate
+
+    assert truncate([101, 5, 6, 7, 102], 4) == [101, 5, 6, 102] and truncate([101, 5, 102], 4) == [101, 5, 102]

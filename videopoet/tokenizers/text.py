@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from .bert import WordPieceTokenizer, is_plain_bert, load_bert, pad, truncate
+
 MAX_TOKENS = 64
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 
@@ -44,27 +46,39 @@ def default_encoder_path() -> Path:
 
 class TextEncoder:
     """encoder(prompts) -> TextEmbeddings (B, max_tokens, dim). `path`: a folder holding a
-    `transformers` model and tokenizer, or None for all-MiniLM-L6-v2. Frozen, in eval mode;
-    the embeddings of the last `cache_size` distinct prompts are kept and reused."""
+    `transformers` model and tokenizer, or None for all-MiniLM-L6-v2. A plain BERT (config,
+    safetensors and tokenizer.json, as the default) runs on `bert.BertEncoder` without importing
+    `transformers`; anything else through `transformers`. Frozen, in eval mode; the embeddings
+    of the last `cache_size` distinct prompts are kept and reused."""
 
     def __init__(self, path: str | os.PathLike | None = None, max_tokens: int = MAX_TOKENS, device: str | torch.device = "cpu", cache_size: int = 4096):
         if max_tokens < 2:
             raise ValueError(f"max_tokens={max_tokens}: need room for at least one token besides the markers")
-        from transformers import AutoConfig, AutoModel, AutoTokenizer  # slow to import: only when an encoder is made
-
         self.path = Path(path) if path is not None else default_encoder_path()
         if not self.path.is_dir():
             raise FileNotFoundError(f"text encoder {self.path}: no such folder")
+        self.device = torch.device(device)
+        self.max_tokens, self.cache_size = max_tokens, cache_size
+        if is_plain_bert(self.path):  # our own BERT: no `transformers` import on the way to a video
+            self.model = load_bert(self.path).to(device)
+            self._token_ids = WordPieceTokenizer(self.path)
+            self.dim = self.model.config.hidden_size
+        else:
+            self._load_with_transformers(device)
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+
+    def _load_with_transformers(self, device: str | torch.device) -> None:
+        from transformers import AutoConfig, AutoModel, AutoTokenizer  # slow to import: only when needed
+
         config = AutoConfig.from_pretrained(self.path, local_files_only=True)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
         model = AutoModel.from_pretrained(self.path, local_files_only=True)
         if getattr(config, "is_encoder_decoder", False):
             model = model.get_encoder()
-        self.model = model.to(device).eval().requires_grad_(False)
-        self.device = torch.device(device)
-        self.max_tokens, self.cache_size = max_tokens, cache_size
+        model = model.to(device).eval().requires_grad_(False)
+        self.model = lambda input_ids, attention_mask: model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        self._token_ids = lambda prompts: [tokenizer(prompt)["input_ids"] for prompt in prompts]
         self.dim = int(config.d_model if hasattr(config, "d_model") else config.hidden_size)
-        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     @property
     def name(self) -> str:
@@ -95,13 +109,13 @@ class TextEncoder:
     @torch.no_grad()
     def _encode(self, prompts: list[str]) -> list[torch.Tensor]:
         """Per prompt, (n, dim) embeddings of its n <= max_tokens tokens."""
-        for prompt in prompts:
-            length = len(self.tokenizer(prompt)["input_ids"])
-            if length > self.max_tokens:
-                warnings.warn(f"prompt of {length} tokens truncated to {self.max_tokens}: {prompt[:60]!r}...", stacklevel=3)
-        batch = self.tokenizer(prompts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
-        hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state.float()
-        lengths = batch["attention_mask"].sum(dim=1).tolist()
+        ids = self._token_ids(prompts)
+        for prompt, sequence in zip(prompts, ids):
+            if len(sequence) > self.max_tokens:
+                warnings.warn(f"prompt of {len(sequence)} tokens truncated to {self.max_tokens}: {prompt[:60]!r}...", stacklevel=3)
+        input_ids, attention_mask = pad([truncate(sequence, self.max_tokens) for sequence in ids], self.device)
+        hidden = self.model(input_ids, attention_mask).float()
+        lengths = attention_mask.sum(dim=1).tolist()
         return [hidden[row, :length].clone() for row, length in enumerate(lengths)]
 
     def _remember(self, prompts: list[str], fresh: dict[str, torch.Tensor]) -> None:

@@ -1,0 +1,166 @@
+"""A BERT encoder in plain PyTorch, for BERT-family text encoders such as all-MiniLM-L6-v2.
+
+It reads the same files `transformers` does (config.json, model.safetensors, tokenizer.json) and
+gives the same last hidden states, without importing `transformers`, which takes seconds: the
+text encoder is on the cold-start path of every `videopoet generate`. Post-norm layers:
+
+    x = embed(words) + embed(positions) + embed(token types) -> LayerNorm
+    per layer: x = LayerNorm(x + attention(x)); x = LayerNorm(x + W2 gelu(W1 x))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+
+    @classmethod
+    def from_json(cls, values: dict) -> "BertConfig":
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
+
+
+def is_plain_bert(folder: str | os.PathLike) -> bool:
+    """Whether `folder` holds a BERT encoder this module can load (absolute positions, GELU)."""
+    folder = Path(folder)
+    if not all((folder / name).is_file() for name in FILES):
+        return False
+    config = json.loads((folder / "config.json").read_text())
+    return (
+        config.get("model_type") == "bert"
+        and config.get("position_embedding_type", "absolute") == "absolute"
+        and config.get("hidden_act", "gelu") == "gelu"
+    )
+
+
+class BertLayer(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        width, eps = config.hidden_size, config.layer_norm_eps
+        self.heads = config.num_attention_heads
+        self.query, self.key, self.value = nn.Linear(width, width), nn.Linear(width, width), nn.Linear(width, width)
+        self.attention_out, self.attention_norm = nn.Linear(width, width), nn.LayerNorm(width, eps=eps)
+        self.intermediate, self.output = nn.Linear(width, config.intermediate_size), nn.Linear(config.intermediate_size, width)
+        self.output_norm = nn.LayerNorm(width, eps=eps)
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        """x: (B, S, D); key_mask: (B, 1, 1, S) True at real tokens -> (B, S, D)."""
+        q, k, v = (rearrange(layer(x), "b s (h k) -> b h s k", h=self.heads) for layer in (self.query, self.key, self.value))
+        attended = rearrange(F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask), "b h s k -> b s (h k)")
+        x = self.attention_norm(x + self.attention_out(attended))
+        return self.output_norm(x + self.output(F.gelu(self.intermediate(x))))
+
+
+class BertEncoder(nn.Module):
+    """input_ids, attention_mask (B, S) -> last hidden states (B, S, hidden_size)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.words = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_types = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.embedding_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layers = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        x = self.words(input_ids) + self.positions(positions)[None] + self.token_types.weight[0]
+        x = self.embedding_norm(x)
+        key_mask = attention_mask.bool()[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, key_mask)
+        return x
+
+
+# checkpoint names (transformers' BertModel) -> ours
+_RENAMES = [
+    (r"^embeddings\.word_embeddings\.", "words."),
+    (r"^embeddings\.position_embeddings\.", "positions."),
+    (r"^embeddings\.token_type_embeddings\.", "token_types."),
+    (r"^embeddings\.LayerNorm\.", "embedding_norm."),
+    (r"^encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", r"layers.\1.\2."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"layers.\1.attention_out."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"layers.\1.attention_norm."),
+    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"layers.\1.intermediate."),
+    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"layers.\1.output."),
+    (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"layers.\1.output_norm."),
+]
+_IGNORED = re.compile(r"^(pooler\.|embeddings\.position_ids)")
+
+
+def _our_name(name: str) -> str | None:
+    name = name.removeprefix("bert.")
+    if _IGNORED.match(name):
+        return None
+    for pattern, replacement in _RENAMES:
+        renamed, count = re.subn(pattern, replacement, name)
+        if count:
+            return renamed
+    raise ValueError(f"unexpected BERT weight {name!r}")
+
+
+def load_bert(folder: str | os.PathLike) -> BertEncoder:
+    """The encoder stored in `folder` (config.json + model.safetensors), in eval mode."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    model = BertEncoder(BertConfig.from_json(json.loads((folder / "config.json").read_text())))
+    state = {}
+    for name, tensor in load_file(folder / "model.safetensors").items():
+        ours = _our_name(name)
+        if ours is not None:
+            state[ours] = tensor.float()
+    model.load_state_dict(state)
+    return model.eval().requires_grad_(False)
+
+
+class WordPieceTokenizer:
+    """The folder's tokenizer.json (the `tokenizers` library): prompts -> ids with [CLS] and
+    [SEP], untruncated (see `truncate`)."""
+
+    def __init__(self, folder: str | os.PathLike):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+
+    def __call__(self, prompts: list[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(prompts)]
+
+
+def truncate(ids: list[int], length: int) -> list[int]:
+    """At most `length` ids, keeping the last (the end marker: [SEP], or T5's </s>)."""
+    return ids if len(ids) <= length else ids[: length - 1] + ids[-1:]
+
+
+def pad(ids: list[list[int]], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists with 0: (input_ids, attention_mask), both (B, longest)."""
+    longest = max(1, max(map(len, ids)))
+    input_ids = torch.zeros(len(ids), longest, dtype=torch.long)
+    for row, sequence in enumerate(ids):
+        input_ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+    mask = torch.arange(longest)[None] < torch.tensor([len(sequence) for sequence in ids])[:, None]
+    return input_ids.to(device), mask.long().to(device)
+
