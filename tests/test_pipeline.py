@@ -132,6 +132,29 @@ def test_stylize_video_to_audio_and_audio_to_video(pipe):
     assert np.array_equal(result.audio, wave[:SAMPLES])
 
 
+def test_a_list_of_inputs_gives_a_list_of_results_reproducibly(pipe):
+    prompts = ["a red ball", "a blue cube moving up", "a green triangle"]
+    batch = pipe.text_to_video(prompts, seed=4)
+    assert isinstance(batch, list) and len(batch) == 3
+    for result, prompt in zip(batch, prompts):
+        check_clip(result)
+        assert result.prompts == (prompt,) and result.seed == 4
+    again = pipe.text_to_video(prompts, seed=4)
+    assert all(np.array_equal(a.frames, b.frames) and np.array_equal(a.audio, b.audio) for a, b in zip(batch, again))
+    sources = [clip_frames(5), clip_frames(6)]
+    masks = [np.zeros((SIZE, SIZE), bool), np.ones((SIZE, SIZE), bool)]
+    masks[0][:8] = True
+    filled = pipe.inpaint(sources, masks, ["a red ball", "a blue cube"], audio=False, seed=0)
+    assert np.array_equal(filled[0].frames[:, 8:], sources[0][:, 8:])
+    stories = pipe.story([["a red ball", "it moves left"], ["a blue cube", "it moves up"]], audio=False, seed=0)
+    assert [result.frames.shape[0] for result in stories] == [2 * FRAMES - 1] * 2
+    assert [len(item.frames) for item in pipe.image_to_video([clip_frames()[0]] * 2, "a circle falling", audio=False, seed=1)] == [FRAMES] * 2
+    with pytest.raises(ValueError, match="2 videos but 1 masks"):
+        pipe.inpaint(sources, masks[:1], seed=0)
+    with pytest.raises(ValueError, match="prompt"):
+        pipe.image_to_video([clip_frames()[0]] * 2, ["one", "two", "three"], seed=0)
+
+
 def test_bad_input_is_refused_by_name(pipe, tmp_path, model_dir):
     with pytest.raises(ValueError, match="prompt is empty"):
         pipe.text_to_video("  ")
@@ -219,3 +242,5 @@ def test_eval_tasks_scores_every_task(world_pipe):
     assert [(obj.shape, obj.motion) for obj in changed.objects] == [("circle", "left"), ("square", "bounce")]
     with pytest.raises(ValueError, match="unknown task"):
         evaluate_tasks(world_pipe, ("dancing",), clips=1)
+    batched = evaluate_tasks(world_pipe, ("inpainting", "video_to_audio"), clips=3, batch_size=2, progress=False)
+    assert set(batched) == {"inpainting", "video_to_audio"} and 0 <= batched["video_to_audio"]["audio_colour"] <= 1

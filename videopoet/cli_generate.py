@@ -16,10 +16,15 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .io.write import MP4_SUFFIXES
 from .world.spec import FPS
+
+if TYPE_CHECKING:
+    from .lm import SamplingConfig
 
 TASKS = (
     "auto",
@@ -54,14 +59,25 @@ def add_generate_parser(commands) -> None:
     generate.add_argument("--seconds", type=float, help="length: more than one clip makes a long video; with --video, seconds to add")
     generate.add_argument("--no-audio", action="store_true", help="do not generate a soundtrack")
     generate.add_argument("--seed", type=int, help="random seed (printed when not given, so a result can be reproduced)")
-    generate.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
-    generate.add_argument("--temperature", type=float)
-    generate.add_argument("--top-k", type=int)
-    generate.add_argument("--top-p", type=float)
+    add_sampling_arguments(generate)
     generate.add_argument("--model", help="pipeline directory (default: the shipped Shapes World model)")
     generate.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
     generate.add_argument("--preview", help="also write a preview: .gif (animated) or .png (contact sheet)")
     generate.set_defaults(run=run_generate)
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--guidance, --temperature, --top-k, --top-p: overrides of the pipeline's sampling."""
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
+    parser.add_argument("--temperature", type=float, help="0 = greedy")
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--top-p", type=float)
+
+
+def sampling_from_arguments(args: argparse.Namespace, default: SamplingConfig) -> SamplingConfig:
+    """`default` with the sampling options given on the command line."""
+    overrides = {"guidance_scale": args.guidance, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    return replace(default, **{name: value for name, value in overrides.items() if value is not None})
 
 
 def choose_task(args: argparse.Namespace) -> str:
@@ -118,7 +134,6 @@ def _read_story(path: str) -> list[str]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
     import torch
 
@@ -134,9 +149,7 @@ def run_generate(args: argparse.Namespace) -> int:
     story = _read_story(args.story) if task == "story" else None
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     pipe = VideoPoetPipeline.from_pretrained(args.model, device=device)
-    overrides = {"guidance_scale": args.guidance, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
-    sampling = replace(pipe.sampling, **{name: value for name, value in overrides.items() if value is not None})
-    options = {"seed": args.seed, "sampling": sampling}
+    options = {"seed": args.seed, "sampling": sampling_from_arguments(args, pipe.sampling)}
     audio = not args.no_audio
     clip_seconds = pipe.frames / FPS
     if task == "text-to-video":

@@ -16,7 +16,8 @@ prompt is the clip's caption):
 | long_video | caption, 10 s | share of clip-length windows keeping every object's colour and shape |
 | story | first object, three prompts with motions that keep it in view | share of segments with the prompt's motion |
 
-Each task's sampling seed is the clip seed, so a figure is reproducible.
+Clips are generated in batches (one batched pass per stage); a batch's sampling seed is its
+first clip's seed, so a figure is reproducible for the same batch size.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .lm import SamplingConfig
 from .lm.tasks import random_box
 from .pipeline import VideoPoetPipeline
 from .world import SceneDescription, describe
@@ -82,16 +84,17 @@ def _scores(figures: Figures, scores: dict[str, tuple[int, int]], names: tuple[s
             figures.setdefault(name, []).extend([1.0] * right + [0.0] * (total - right))
 
 
-def text_to_video(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
-    result = pipe.text_to_video(clip.caption, audio=False, seed=seed)
-    scores = score_clip(observe(result.frames), clip.scene.description)
-    _scores(figures, scores, ("count", "colour", "shape", "size", "motion", "camera", "all_right"))
+def text_to_video(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
+    for clip, result in zip(clips, pipe.text_to_video([clip.caption for clip in clips], audio=False, seed=seed)):
+        scores = score_clip(observe(result.frames), clip.scene.description)
+        _scores(figures, scores, ("count", "colour", "shape", "size", "motion", "camera", "all_right"))
 
 
-def image_to_video(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
-    result = pipe.image_to_video(clip.video[0], clip.caption, audio=False, seed=seed)
-    figures.setdefault("first_frame_psnr", []).append(psnr(result.frames[0], clip.video[0]))
-    _scores(figures, score_clip(observe(result.frames), clip.scene.description), ("motion",))
+def image_to_video(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
+    results = pipe.image_to_video([clip.video[0] for clip in clips], [clip.caption for clip in clips], audio=False, seed=seed)
+    for clip, result in zip(clips, results):
+        figures.setdefault("first_frame_psnr", []).append(psnr(result.frames[0], clip.video[0]))
+        _scores(figures, score_clip(observe(result.frames), clip.scene.description), ("motion",))
 
 
 def _box_mask(pipe: VideoPoetPipeline, rng: np.random.Generator) -> np.ndarray:
@@ -104,18 +107,20 @@ def _box_mask(pipe: VideoPoetPipeline, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-def inpainting(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
-    mask = _box_mask(pipe, np.random.default_rng(seed))
-    result = pipe.inpaint(clip.video, mask, clip.caption, audio=False, seed=seed)
-    figures.setdefault("filled_psnr", []).append(psnr(result.frames[:, mask], clip.video[:, mask]))
+def inpainting(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
+    masks = [_box_mask(pipe, np.random.default_rng(seed + index)) for index in range(len(clips))]
+    results = pipe.inpaint([clip.video for clip in clips], masks, [clip.caption for clip in clips], audio=False, seed=seed)
+    for clip, mask, result in zip(clips, masks, results):
+        figures.setdefault("filled_psnr", []).append(psnr(result.frames[:, mask], clip.video[:, mask]))
 
 
-def outpainting(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
+def outpainting(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
     border = pipe.size // 8
-    result = pipe.outpaint(clip.video, border, clip.caption, audio=False, seed=seed)
+    results = pipe.outpaint([clip.video for clip in clips], border, [clip.caption for clip in clips], audio=False, seed=seed)
     mask = np.ones((pipe.size, pipe.size), dtype=bool)
     mask[border:-border, border:-border] = False
-    figures.setdefault("filled_psnr", []).append(psnr(result.frames[:, mask], clip.video[:, mask]))
+    for clip, result in zip(clips, results):
+        figures.setdefault("filled_psnr", []).append(psnr(result.frames[:, mask], clip.video[:, mask]))
 
 
 def recoloured(description: SceneDescription, rng: np.random.Generator) -> SceneDescription:
@@ -125,12 +130,13 @@ def recoloured(description: SceneDescription, rng: np.random.Generator) -> Scene
     return SceneDescription(tuple(replace(obj, colour=str(colour)) for obj, colour in zip(description.objects, colours)), description.camera)
 
 
-def stylization(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
-    target = recoloured(clip.scene.description, np.random.default_rng(seed))
-    result = pipe.stylize(clip.video, describe(target), audio=False, seed=seed)
-    scores = score_clip(observe(result.frames), target)
-    figures.setdefault("new_colour", []).extend(_fractions(scores["colour"]))
-    figures.setdefault("motion", []).extend(_fractions(scores["motion"]))
+def stylization(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
+    targets = [recoloured(clip.scene.description, np.random.default_rng(seed + index)) for index, clip in enumerate(clips)]
+    results = pipe.stylize([clip.video for clip in clips], [describe(target) for target in targets], audio=False, seed=seed)
+    for target, result in zip(targets, results):
+        scores = score_clip(observe(result.frames), target)
+        figures.setdefault("new_colour", []).extend(_fractions(scores["colour"]))
+        figures.setdefault("motion", []).extend(_fractions(scores["motion"]))
 
 
 def _fractions(counts: tuple[int, int]) -> list[float]:
@@ -138,37 +144,42 @@ def _fractions(counts: tuple[int, int]) -> list[float]:
     return [1.0] * right + [0.0] * (total - right)
 
 
-def video_to_audio(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
-    result = pipe.video_to_audio(clip.video, seed=seed)
-    expected = frozenset(obj.colour for obj in clip.scene.description.objects)
-    figures.setdefault("audio_colour", []).append(float(sounding_colours(result.audio) == expected))
+def video_to_audio(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
+    for clip, result in zip(clips, pipe.video_to_audio([clip.video for clip in clips], seed=seed)):
+        expected = frozenset(obj.colour for obj in clip.scene.description.objects)
+        figures.setdefault("audio_colour", []).append(float(sounding_colours(result.audio) == expected))
 
 
-def audio_to_video(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
-    result = pipe.audio_to_video(clip.audio, seed=seed)
-    figures.setdefault("colour", []).extend(_fractions(score_clip(observe(result.frames), clip.scene.description)["colour"]))
+def audio_to_video(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
+    for clip, result in zip(clips, pipe.audio_to_video([clip.audio for clip in clips], seed=seed)):
+        figures.setdefault("colour", []).extend(_fractions(score_clip(observe(result.frames), clip.scene.description)["colour"]))
 
 
-def long_video(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures, seconds: float = 10.0) -> None:
-    result = pipe.long_video(clip.caption, seconds=seconds, audio=False, seed=seed)
-    wanted = {(obj.colour, obj.shape) for obj in clip.scene.description.objects}
-    for start in range(0, result.frames.shape[0] - pipe.frames + 1, pipe.frames):
-        seen = {(obj.colour, obj.shape) for obj in observe(result.frames[start : start + pipe.frames]).objects}
-        figures.setdefault("segments_kept", []).append(float(wanted <= seen))
+def long_video(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures, seconds: float = 10.0) -> None:
+    results = pipe.long_video([clip.caption for clip in clips], seconds=seconds, audio=False, seed=seed)
+    for clip, result in zip(clips, results):
+        wanted = {(obj.colour, obj.shape) for obj in clip.scene.description.objects}
+        for start in range(0, result.frames.shape[0] - pipe.frames + 1, pipe.frames):
+            seen = {(obj.colour, obj.shape) for obj in observe(result.frames[start : start + pipe.frames]).objects}
+            figures.setdefault("segments_kept", []).append(float(wanted <= seen))
 
 
-def story(pipe: VideoPoetPipeline, clip: Clip, seed: int, figures: Figures) -> None:
-    first = clip.scene.description.objects[0]
-    motions = STORY_MOTIONS[seed % len(STORY_MOTIONS)]
-    scenes = [SceneDescription((replace(first, motion=motion),)) for motion in motions]
-    result = pipe.story([describe(scene) for scene in scenes], audio=False, seed=seed)
+def story(pipe: VideoPoetPipeline, clips: list[Clip], seed: int, figures: Figures) -> None:
+    stories = []
+    for index, clip in enumerate(clips):
+        first = clip.scene.description.objects[0]
+        motions = STORY_MOTIONS[(seed + index) % len(STORY_MOTIONS)]
+        stories.append([SceneDescription((replace(first, motion=motion),)) for motion in motions])
+    results = pipe.story([[describe(scene) for scene in scenes] for scenes in stories], audio=False, seed=seed)
     step = pipe.frames - 1
-    for index, scene in enumerate(scenes):
-        window = result.frames[index * step : index * step + pipe.frames]
-        figures.setdefault("motion_followed", []).extend(_fractions(score_clip(observe(window), scene)["motion"]))
+    for scenes, result in zip(stories, results):
+        for index, scene in enumerate(scenes):
+            window = result.frames[index * step : index * step + pipe.frames]
+            figures.setdefault("motion_followed", []).extend(_fractions(score_clip(observe(window), scene)["motion"]))
 
 
-RUNNERS: dict[str, Callable[[VideoPoetPipeline, Clip, int, Figures], None]] = {
+# each runner takes a batch of clips and the seed of its first clip (clip seeds follow on)
+RUNNERS: dict[str, Callable[[VideoPoetPipeline, list[Clip], int, Figures], None]] = {
     "text_to_video": text_to_video,
     "image_to_video": image_to_video,
     "inpainting": inpainting,
@@ -181,18 +192,31 @@ RUNNERS: dict[str, Callable[[VideoPoetPipeline, Clip, int, Figures], None]] = {
 }
 
 
-def evaluate_tasks(pipe: VideoPoetPipeline, tasks: tuple[str, ...] = TASKS, clips: int = 200, split: str = "compositional", progress: bool = True) -> dict[str, dict[str, float]]:
-    """{task: {figure: mean over clips}} for `clips` clips of `split` (see the module docstring)."""
+def evaluate_tasks(
+    pipe: VideoPoetPipeline,
+    tasks: tuple[str, ...] = TASKS,
+    clips: int = 200,
+    split: str = "compositional",
+    batch_size: int = 16,
+    progress: bool = True,
+) -> dict[str, dict[str, float]]:
+    """{task: {figure: mean over clips}} for `clips` clips of `split` (see the module docstring),
+    generated `batch_size` at a time."""
     unknown = [task for task in tasks if task not in RUNNERS]
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks: {', '.join(TASKS)}")
     if clips < 1:
         raise ValueError(f"clips={clips}: need at least one")
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: need at least one")
     results = {}
     for task in tasks:
         figures: Figures = {}
-        for seed in tqdm(range(clips), desc=task, unit="clip", disable=not progress):
-            RUNNERS[task](pipe, render_clip(split, seed, pipe.size, pipe.frames), seed, figures)
+        with tqdm(total=clips, desc=task, unit="clip", disable=not progress) as bar:
+            for first in range(0, clips, batch_size):
+                seeds = range(first, min(first + batch_size, clips))
+                RUNNERS[task](pipe, [render_clip(split, seed, pipe.size, pipe.frames) for seed in seeds], first, figures)
+                bar.update(len(seeds))
         results[task] = {name: float(np.mean(values)) for name, values in figures.items()}
     return results
 
@@ -216,5 +240,5 @@ def format_results(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def to_json(results: dict[str, dict[str, float]], clips: int, split: str) -> str:
-    return json.dumps({"clips": clips, "split": split, "results": results}, indent=2)
+def to_json(results: dict[str, dict[str, float]], clips: int, split: str, sampling: SamplingConfig) -> str:
+    return json.dumps({"clips": clips, "split": split, "sampling": asdict(sampling), "results": results}, indent=2)

@@ -120,7 +120,7 @@ class VideoPoetPipeline:
     # ------------------------------------------------------------------------- loading
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu", **options) -> "VideoPoetPipeline":
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu", **options) -> VideoPoetPipeline:
         """Load a pipeline directory (by default the shipped Shapes World model). A missing
         part raises FileNotFoundError naming the directory and the part."""
         directory = Path(path) if path is not None else DEFAULT_MODEL
@@ -147,120 +147,149 @@ class VideoPoetPipeline:
         return self._text_encoder
 
     # ------------------------------------------------------------------------- tasks
+    #
+    # Every task takes one input (returns one GenerationResult) or a list of inputs (returns a
+    # list, made in one batched pass per stage: much faster than one at a time). A batch is
+    # reproducible with its seed.
 
-    def __call__(self, prompt: str, **options) -> GenerationResult:
+    def __call__(self, prompt: str | Sequence[str], **options) -> GenerationResult | list[GenerationResult]:
         """Text-to-video; see `text_to_video`."""
         return self.text_to_video(prompt, **options)
 
-    def text_to_video(self, prompt: str, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None) -> GenerationResult:
+    def text_to_video(self, prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
         """A clip for `prompt` (objects, motions and the camera, e.g. "the camera pans left")."""
+        prompts, single = _listed(prompt)
         seed = _seed(seed)
-        codes, _ = self._run("text_to_video", seed, sampling, prompt, output_video=self.latent_shape)
-        frames = self._decode(codes)
-        return self._result("text_to_video", frames, audio, seed, sampling, (prompt,), codes)
+        codes = self._videos("text_to_video", seed, sampling, prompts)
+        results = self._results("text_to_video", self._decode(codes), audio, seed, sampling, [(p,) for p in prompts], codes)
+        return results[0] if single else results
 
-    def text_to_image(self, prompt: str, seed: int | None = None, sampling: SamplingConfig | None = None) -> GenerationResult:
+    def text_to_image(self, prompt: str | Sequence[str], seed: int | None = None, sampling: SamplingConfig | None = None):
         """One frame for `prompt`: frames (1, size, size, 3)."""
+        prompts, single = _listed(prompt)
         seed = _seed(seed)
-        codes, _ = self._run("text_to_image", seed, sampling, prompt, output_video=(1, *self.latent_shape[1:]))
-        return GenerationResult(self._decode(codes), None, FPS, SAMPLE_RATE, seed, "text_to_image", (prompt,))
+        codes = self._videos("text_to_image", seed, sampling, prompts, length=1)
+        results = [GenerationResult(frames, None, FPS, SAMPLE_RATE, seed, "text_to_image", (p,)) for frames, p in zip(self._decode(codes), prompts)]
+        return results[0] if single else results
 
-    def image_to_video(
-        self, image: ImageInput, prompt: str, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None
-    ) -> GenerationResult:
+    def image_to_video(self, image: ImageInput | Sequence[ImageInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
         """A clip that starts from `image` (a file, (H, W, 3) uint8 or (3, H, W) in [-1, 1];
         scaled to cover the clip's size and centre-cropped) and moves as `prompt` says."""
+        images, single = _listed(image)
+        prompts = _matching(prompt, len(images), "prompt")
         seed = _seed(seed)
-        first = self._encode(self._image(image)[:, None])
-        rest, _ = self._run("image_to_video", seed, sampling, prompt, [first], output_video=(self.latent_shape[0] - 1, *self.latent_shape[1:]))
-        codes = torch.cat([first, rest])
-        return self._result("image_to_video", self._decode(codes), audio, seed, sampling, (prompt,), codes)
+        firsts = self._encode([self._image(item)[:, None] for item in images])
+        codes = self._from_first_frames("image_to_video", firsts, prompts, seed, sampling)
+        results = self._results("image_to_video", self._decode(codes), audio, seed, sampling, [(p,) for p in prompts], codes)
+        return results[0] if single else results
 
-    def continue_video(
-        self, video: VideoInput, seconds: float = 1.5, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None
-    ) -> GenerationResult:
-        """`video` (at least 5 frames; a file is read at 8 fps) followed by `seconds` more."""
+    def continue_video(self, video: VideoInput | Sequence[VideoInput], seconds: float = 1.5, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+        """`video` (at least 5 frames; a file is read at 8 fps) followed by `seconds` more. A
+        list of videos must share one length."""
+        videos, single = _listed(video)
         seed = _seed(seed)
-        frames = to_uint8_frames(self._video(video, exact=False))
-        if frames.shape[0] < self._context_frames:
-            raise ValueError(f"video of {frames.shape[0]} frames: continuation needs at least {self._context_frames}")
-        extended = self._extend(frames, frames.shape[0] + _frame_count(seconds, "seconds"), seed, sampling)
-        return self._result("frame_continuation", extended, audio, seed, sampling)
+        frames = [to_uint8_frames(self._video(item, exact=False)) for item in videos]
+        lengths = {len(item) for item in frames}
+        if len(lengths) > 1:
+            raise ValueError(f"continue_video: a batch of videos must share one length, got {sorted(lengths)} frames")
+        length = lengths.pop()
+        if length < self._context_frames:
+            raise ValueError(f"video of {length} frames: continuation needs at least {self._context_frames}")
+        extended = self._extend(frames, length + _frame_count(seconds, "seconds"), seed, sampling)
+        results = self._results("frame_continuation", extended, audio, seed, sampling, [()] * len(frames))
+        return results[0] if single else results
 
-    def long_video(
-        self, prompt: str, seconds: float = 10.0, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None
-    ) -> GenerationResult:
+    def long_video(self, prompt: str | Sequence[str], seconds: float = 10.0, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
         """`seconds` of video for `prompt`: a text-to-video clip, then continuation passes."""
+        prompts, single = _listed(prompt)
         seed = _seed(seed)
         total = _frame_count(seconds, "seconds")
-        codes, _ = self._run("text_to_video", seed, sampling, prompt, output_video=self.latent_shape)
-        frames = self._extend(self._decode(codes), total, seed + 1, sampling)[:total]
-        return self._result("long_video", frames, audio, seed, sampling, (prompt,))
+        frames = self._decode(self._videos("text_to_video", seed, sampling, prompts))
+        frames = [item[:total] for item in self._extend(frames, total, seed + 1, sampling)]
+        results = self._results("long_video", frames, audio, seed, sampling, [(p,) for p in prompts])
+        return results[0] if single else results
 
-    def story(self, prompts: Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None) -> GenerationResult:
+    def story(self, prompts: Sequence[str] | Sequence[Sequence[str]], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
         """One segment per prompt: text-to-video for the first, then image-to-video from the
-        previous segment's last frame with each next prompt (the objects carry over)."""
-        prompts = list(prompts)
-        if not prompts:
-            raise ValueError("story: needs at least one prompt")
+        previous segment's last frame with each next prompt (the objects carry over). A list of
+        stories (lists of prompts) must share one number of segments."""
+        if isinstance(prompts, str) or not prompts:
+            raise ValueError("story: needs a list of prompts (one per segment)")
+        single = isinstance(prompts[0], str)
+        stories = [list(prompts)] if single else [list(story) for story in prompts]
+        if len({len(story) for story in stories}) > 1 or not stories[0]:
+            raise ValueError(f"story: every story needs the same, nonzero number of prompts, got {[len(story) for story in stories]}")
         seed = _seed(seed)
-        segments = tqdm(prompts, desc="story", unit="segment", disable=not self.progress)
-        frames = None
-        for index, prompt in enumerate(segments):
-            if frames is None:
-                codes, _ = self._run("text_to_video", seed, sampling, prompt, output_video=self.latent_shape)
-                frames = self._decode(codes)
-                continue
-            first = self._encode(from_uint8_frames(frames[-1:]).to(self.device))
-            rest, _ = self._run("image_to_video", seed + index, sampling, prompt, [first], output_video=(self.latent_shape[0] - 1, *self.latent_shape[1:]))
-            frames = np.concatenate([frames, self._decode(torch.cat([first, rest]))[1:]])
-        return self._result("story", frames, audio, seed, sampling, tuple(prompts))
+        segments = len(stories[0])
+        bar = tqdm(total=segments, desc="story", unit="segment", disable=not self.progress)
+        frames = self._decode(self._videos("text_to_video", seed, sampling, [story[0] for story in stories]))
+        bar.update(1)
+        for index in range(1, segments):
+            firsts = self._encode([from_uint8_frames(item[-1:]) for item in frames])
+            codes = self._from_first_frames("image_to_video", firsts, [story[index] for story in stories], seed + index, sampling)
+            frames = [np.concatenate([old, new[1:]]) for old, new in zip(frames, self._decode(codes))]
+            bar.update(1)
+        bar.close()
+        results = self._results("story", frames, audio, seed, sampling, [tuple(story) for story in stories])
+        return results[0] if single else results
 
-    def inpaint(
-        self, video: VideoInput, mask: ImageInput, prompt: str = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None
-    ) -> GenerationResult:
+    def inpaint(self, video: VideoInput | Sequence[VideoInput], mask: ImageInput | Sequence[ImageInput], prompt: str | Sequence[str] = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
         """Regenerate the masked part of a clip-length `video`. mask: True (or white, in an image
-        file) where to fill; (H, W) for every frame or (T, H, W). The rest keeps `video`'s pixels."""
-        source = self._video(video)
-        return self._fill("inpainting", source, self._mask(mask), prompt, audio, seed, sampling)
+        file) where to fill; (H, W) for every frame or (T, H, W); one mask for a list of videos
+        or a list of masks. The rest keeps `video`'s pixels."""
+        videos, single = _listed(video)
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(videos)
+        if len(masks) != len(videos):
+            raise ValueError(f"inpaint: {len(videos)} videos but {len(masks)} masks")
+        results = self._fill("inpainting", [self._video(item) for item in videos], [self._mask(item) for item in masks], _matching(prompt, len(videos), "prompt"), audio, seed, sampling)
+        return results[0] if single else results
 
-    def outpaint(
-        self, video: VideoInput, border: int, prompt: str = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None
-    ) -> GenerationResult:
+    def outpaint(self, video: VideoInput | Sequence[VideoInput], border: int, prompt: str | Sequence[str] = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
         """Regenerate everything within `border` pixels of the picture's edges."""
         if not 0 < border < self.size / 2:
             raise ValueError(f"border={border}: must be between 1 and {self.size // 2 - 1} pixels for {self.size}x{self.size} clips")
-        mask = np.ones((self.size, self.size), dtype=bool)
+        videos, single = _listed(video)
+        mask = torch.ones(self.size, self.size, dtype=torch.bool)
         mask[border:-border, border:-border] = False
-        return self._fill("outpainting", self._video(video), torch.from_numpy(mask), prompt, audio, seed, sampling)
+        results = self._fill("outpainting", [self._video(item) for item in videos], [mask] * len(videos), _matching(prompt, len(videos), "prompt"), audio, seed, sampling)
+        return results[0] if single else results
 
-    def stylize(
-        self, video: VideoInput, prompt: str, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None
-    ) -> GenerationResult:
+    def stylize(self, video: VideoInput | Sequence[VideoInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
         """A new clip with `video`'s motion and layout (its optical flow and edge map) and the
         look `prompt` describes."""
         from .data.structure import optical_flow_video, structure_video
 
+        videos, single = _listed(video)
+        prompts = _matching(prompt, len(videos), "prompt")
         seed = _seed(seed)
-        frames = to_uint8_frames(self._video(video))
-        conditions = [self._encode(from_uint8_frames(structure).to(self.device)) for structure in (optical_flow_video(frames), structure_video(frames))]
-        codes, _ = self._run("stylization", seed, sampling, prompt, conditions, output_video=self.latent_shape)
-        return self._result("stylization", self._decode(codes), audio, seed, sampling, (prompt,), codes)
+        frames = [to_uint8_frames(self._video(item)) for item in videos]
+        flows = self._encode([from_uint8_frames(optical_flow_video(item)) for item in frames])
+        structures = self._encode([from_uint8_frames(structure_video(item)) for item in frames])
+        codes = self._videos("stylization", seed, sampling, prompts, [[flow, structure] for flow, structure in zip(flows, structures)])
+        results = self._results("stylization", self._decode(codes), audio, seed, sampling, [(p,) for p in prompts], codes)
+        return results[0] if single else results
 
-    def video_to_audio(self, video: VideoInput, seed: int | None = None, sampling: SamplingConfig | None = None) -> GenerationResult:
+    def video_to_audio(self, video: VideoInput | Sequence[VideoInput], seed: int | None = None, sampling: SamplingConfig | None = None):
         """A soundtrack for `video` (any number of frames; a file is read at 8 fps)."""
+        videos, single = _listed(video)
         seed = _seed(seed)
-        frames = to_uint8_frames(self._video(video, exact=False))
-        return GenerationResult(frames, self._soundtrack(frames, seed, sampling), FPS, SAMPLE_RATE, seed, "video_to_audio")
+        frames = [to_uint8_frames(self._video(item, exact=False)) for item in videos]
+        if len({len(item) for item in frames}) > 1:
+            raise ValueError("video_to_audio: a batch of videos must share one length")
+        sounds = self._soundtracks(frames, seed, sampling)
+        results = [GenerationResult(item, sound, FPS, SAMPLE_RATE, seed, "video_to_audio") for item, sound in zip(frames, sounds)]
+        return results[0] if single else results
 
-    def audio_to_video(self, audio: AudioInput, seed: int | None = None, sampling: SamplingConfig | None = None) -> GenerationResult:
+    def audio_to_video(self, audio: AudioInput | Sequence[AudioInput], seed: int | None = None, sampling: SamplingConfig | None = None):
         """A clip for a soundtrack of at least the clip's length (16 kHz mono; a file's first
         audio track; longer sound is cut to the clip)."""
+        sounds, single = _listed(audio)
         seed = _seed(seed)
-        wave = self._audio(audio)
-        codes = self.audio_tokenizer.encode(wave[None].to(self.device))[0, :, : self.audio_frames]
-        video, _ = self._run("audio_to_video", seed, sampling, None, condition_audio=codes, output_video=self.latent_shape)
-        return GenerationResult(self._decode(video), wave.numpy(), FPS, SAMPLE_RATE, seed, "audio_to_video")
+        waves = [self._audio(item) for item in sounds]
+        codes = self.audio_tokenizer.encode(torch.stack(waves).to(self.device))[:, :, : self.audio_frames].cpu()
+        video = self._videos("audio_to_video", seed, sampling, [None] * len(waves), condition_audio=list(codes))
+        results = [GenerationResult(frames, wave.numpy(), FPS, SAMPLE_RATE, seed, "audio_to_video") for frames, wave in zip(self._decode(video), waves)]
+        return results[0] if single else results
 
     # ------------------------------------------------------------------------- passes
 
@@ -273,72 +302,91 @@ class VideoPoetPipeline:
         task: str,
         seed: int,
         sampling: SamplingConfig | None,
-        prompt: str | None = None,
-        condition_videos: Sequence[torch.Tensor] = (),
-        condition_audio: torch.Tensor | None = None,
+        prompts: Sequence[str | None],
+        condition_videos: Sequence[Sequence[torch.Tensor]] | None = None,
+        condition_audio: Sequence[torch.Tensor] | None = None,
         output_video: tuple[int, ...] | None = None,
         output_audio: tuple[int, ...] | None = None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """One LM pass: the codes it samples for `task` (video (t, h, w), audio (levels, frames))."""
-        text = prompt is not None
-        if text and not isinstance(prompt, str):
-            raise TypeError(f"{task}: prompt must be a string, got {type(prompt).__name__}")
-        if task in PROMPT_REQUIRED and not (prompt or "").strip():
-            raise ValueError(f"{task}: the prompt is empty; say what the video shows")
-        example = TaskExample(
-            task,
-            text,
-            [codes.cpu() for codes in condition_videos],
-            None if condition_audio is None else condition_audio.cpu(),
-            None if output_video is None else torch.zeros(output_video, dtype=torch.long),
-            None if output_audio is None else torch.zeros(output_audio, dtype=torch.long),
-        )
+    ) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+        """One batched LM pass, a row per prompt (None: a task without text): per row, the codes
+        it samples (video (t, h, w) or None, audio (levels, frames) or None)."""
+        rows = len(prompts)
+        text = prompts[0] is not None
+        for prompt in prompts:
+            if text and not isinstance(prompt, str):
+                raise TypeError(f"{task}: prompt must be a string, got {type(prompt).__name__}")
+            if task in PROMPT_REQUIRED and not (prompt or "").strip():
+                raise ValueError(f"{task}: the prompt is empty; say what the video shows")
+        examples = [
+            TaskExample(
+                task,
+                text,
+                [codes.cpu() for codes in (condition_videos[row] if condition_videos else [])],
+                None if condition_audio is None else condition_audio[row].cpu(),
+                None if output_video is None else torch.zeros(output_video, dtype=torch.long),
+                None if output_audio is None else torch.zeros(output_audio, dtype=torch.long),
+            )
+            for row in range(rows)
+        ]
         vocab = self.lm.config.vocabulary
-        layout = build_sequence(vocab, example, self.lm.config.text_length)
-        if len(layout) > self.lm.config.max_length:
-            raise ValueError(f"{task}: {len(layout)} tokens exceed the LM's max_length {self.lm.config.max_length}")
+        layouts = [build_sequence(vocab, example, self.lm.config.text_length) for example in examples]
+        if len(layouts[0]) > self.lm.config.max_length:
+            raise ValueError(f"{task}: {len(layouts[0])} tokens exceed the LM's max_length {self.lm.config.max_length}")
         if text:
-            embedded = self.text_encoder([prompt])
-            batch = collate(vocab, [layout], embedded.embeddings.cpu(), embedded.mask.cpu())
+            embedded = self.text_encoder(list(prompts))
+            batch = collate(vocab, layouts, embedded.embeddings.cpu(), embedded.mask.cpu())
         else:
-            batch = collate(vocab, [layout])
+            batch = collate(vocab, layouts)
         config = replace(sampling or self.sampling, seed=seed)
+        layout = layouts[0]
         with tqdm(total=len(layout) - layout.prefix_length, desc=task, unit="token", disable=not self.progress, leave=False) as bar:
-            tokens = sample(self.lm, batch, layout, config, progress=_advance(bar))
-        return output_codes(vocab, example, layout, tokens[0].cpu())
+            tokens = sample(self.lm, batch, layout, config, progress=_advance(bar)).cpu()
+        return [output_codes(vocab, example, layout, tokens[row]) for row, example in enumerate(examples)]
 
-    def _extend(self, frames: np.ndarray, total: int, seed: int, sampling: SamplingConfig | None) -> np.ndarray:
-        """`frames` (T, H, W, 3) continued pass by pass until there are at least `total`."""
+    def _videos(self, task: str, seed: int, sampling, prompts, conditions=None, condition_audio=None, length: int | None = None) -> list[torch.Tensor]:
+        """The video codes of one batched pass (output: `length` latent frames, default all)."""
+        shape = (length or self.latent_shape[0], *self.latent_shape[1:])
+        return [video for video, _ in self._run(task, seed, sampling, prompts, conditions, condition_audio, output_video=shape)]
+
+    def _from_first_frames(self, task: str, firsts: list[torch.Tensor], prompts, seed: int, sampling) -> list[torch.Tensor]:
+        """Whole clips' codes: each (1, h, w) first latent frame and the rest an LM pass makes."""
+        rest = self._videos(task, seed, sampling, prompts, [[first] for first in firsts], length=self.latent_shape[0] - 1)
+        return [torch.cat([first, more]) for first, more in zip(firsts, rest)]
+
+    def _extend(self, frames: list[np.ndarray], total: int, seed: int, sampling: SamplingConfig | None) -> list[np.ndarray]:
+        """Each of `frames` (equal-length (T, H, W, 3)) continued pass by pass to >= `total` frames."""
         context = self._context_frames
         new_per_pass = self.frames - context
-        passes = max(0, math.ceil((total - frames.shape[0]) / new_per_pass))
+        passes = max(0, math.ceil((total - frames[0].shape[0]) / new_per_pass))
         bar = tqdm(total=passes * new_per_pass, desc="continuation", unit="frame", disable=not self.progress or passes == 0)
         for index in range(passes):
-            start = self._encode(from_uint8_frames(frames[-context:]).to(self.device))
-            rest, _ = self._run(
-                "frame_continuation", seed + index, sampling, None, [start],
-                output_video=(self.latent_shape[0] - CONTEXT_LATENT_FRAMES, *self.latent_shape[1:]),
-            )  # fmt: skip
-            frames = np.concatenate([frames, self._decode(torch.cat([start, rest]))[context:]])
+            starts = self._encode([from_uint8_frames(item[-context:]) for item in frames])
+            rest = self._videos("frame_continuation", seed + index, sampling, [None] * len(frames), [[start] for start in starts], length=self.latent_shape[0] - CONTEXT_LATENT_FRAMES)
+            decoded = self._decode([torch.cat([start, more]) for start, more in zip(starts, rest)])
+            frames = [np.concatenate([old, new[context:]]) for old, new in zip(frames, decoded)]
             bar.update(new_per_pass)
         bar.close()
         return frames
 
-    def _fill(
-        self, task: str, source: torch.Tensor, mask: torch.Tensor, prompt: str, audio: bool, seed: int | None, sampling: SamplingConfig | None
-    ) -> GenerationResult:
-        """Inpainting / outpainting of `source` (3, T, H, W) where `mask` ((H, W) or (T, H, W)) is True."""
+    def _fill(self, task: str, sources: list[torch.Tensor], masks: list[torch.Tensor], prompts: list[str], audio: bool, seed: int | None, sampling) -> list[GenerationResult]:
+        """Inpainting / outpainting of each (3, T, H, W) source where its mask ((H, W) or (T, H, W)) is True."""
         seed = _seed(seed)
-        mask = mask.expand(self.frames, self.size, self.size) if mask.dim() == 2 else mask
-        if tuple(mask.shape) != (self.frames, self.size, self.size):
-            raise ValueError(f"mask of shape {tuple(mask.shape)}: expected ({self.size}, {self.size}) or ({self.frames}, {self.size}, {self.size})")
-        if not bool(mask.any()):
-            raise ValueError("the mask is empty: nothing to fill")
-        codes = self._encode(source.to(self.device)).clone()
-        codes[self._latent_mask(mask).to(codes.device)] = MASKED
-        generated, _ = self._run(task, seed, sampling, prompt, [codes], output_video=self.latent_shape)
-        frames = np.where(mask.numpy()[..., None], self._decode(generated), to_uint8_frames(source))
-        return self._result(task, frames, audio, seed, sampling, (prompt,) if prompt else ())
+        full = []
+        for mask in masks:
+            mask = mask.expand(self.frames, self.size, self.size) if mask.dim() == 2 else mask
+            if tuple(mask.shape) != (self.frames, self.size, self.size):
+                raise ValueError(f"mask of shape {tuple(mask.shape)}: expected ({self.size}, {self.size}) or ({self.frames}, {self.size}, {self.size})")
+            if not bool(mask.any()):
+                raise ValueError("the mask is empty: nothing to fill")
+            full.append(mask)
+        conditions = []
+        for codes, mask in zip(self._encode(sources), full):
+            codes = codes.clone()
+            codes[self._latent_mask(mask)] = MASKED
+            conditions.append([codes])
+        generated = self._decode(self._videos(task, seed, sampling, prompts, conditions))
+        frames = [np.where(mask.numpy()[..., None], new, to_uint8_frames(source)) for new, mask, source in zip(generated, full, sources)]
+        return self._results(task, frames, audio, seed, sampling, [(p,) if p else () for p in prompts])
 
     def _latent_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """(T, H, W) pixel mask -> (t, h, w): a latent position is masked when any pixel of its
@@ -348,48 +396,43 @@ class VideoPoetPipeline:
         pooled = torch.nn.functional.max_pool3d(padded[None, None], (time, space, space))
         return pooled[0, 0].bool()
 
-    def _result(
-        self,
-        task: str,
-        frames: np.ndarray,
-        audio: bool,
-        seed: int,
-        sampling: SamplingConfig | None,
-        prompts: tuple[str, ...] = (),
-        codes: torch.Tensor | None = None,
-    ) -> GenerationResult:
-        sound = self._soundtrack(frames, seed + 1_000, sampling, codes) if audio else None
-        return GenerationResult(frames, sound, FPS, SAMPLE_RATE, seed, task, prompts)
+    def _results(self, task: str, frames: list[np.ndarray], audio: bool, seed: int, sampling, prompts: list[tuple[str, ...]], codes: list[torch.Tensor] | None = None) -> list[GenerationResult]:
+        sounds = self._soundtracks(frames, seed + 1_000, sampling, codes) if audio else [None] * len(frames)
+        return [GenerationResult(item, sound, FPS, SAMPLE_RATE, seed, task, prompt) for item, sound, prompt in zip(frames, sounds, prompts)]
 
-    def _soundtrack(self, frames: np.ndarray, seed: int, sampling: SamplingConfig | None, codes: torch.Tensor | None = None) -> np.ndarray:
-        """(N,) audio for `frames` by video-to-audio over clip-length windows every clip - 1
-        frames (the last window padded with its last frame); `codes` are frames' own codes
-        when they are exactly one clip."""
-        count = frames.shape[0]
-        hop = self.frames - 1
-        pieces = []
+    def _soundtracks(self, frames: list[np.ndarray], seed: int, sampling, codes: list[torch.Tensor] | None = None) -> list[np.ndarray]:
+        """(N,) audio for each of `frames` (equal lengths) by video-to-audio over clip-length
+        windows every clip - 1 frames (the last window padded with its last frame); `codes` are
+        the videos' own codes when they are exactly one clip long."""
+        count, hop = frames[0].shape[0], self.frames - 1
+        pieces: list[list[np.ndarray]] = [[] for _ in frames]
         for index, start in enumerate(range(0, max(count - 1, 1), hop)):
-            window = frames[start : start + self.frames]
-            if window.shape[0] < self.frames:
-                window = np.concatenate([window, np.repeat(window[-1:], self.frames - window.shape[0], axis=0)])
-            window_codes = codes if codes is not None and count == self.frames else self._encode(from_uint8_frames(window).to(self.device))
-            _, audio_codes = self._run("video_to_audio", seed + index, sampling, None, [window_codes], output_audio=(self.audio_tokenizer.config.levels, self.audio_frames))
-            wave = self.audio_tokenizer.decode(audio_codes[None].to(self.device))[0].float().cpu().numpy()
-            pieces.append(wave[: round(hop / FPS * SAMPLE_RATE)] if start + self.frames < count else wave[: self.audio_samples])
-        wave = np.concatenate(pieces)[: round(count / FPS * SAMPLE_RATE)]
-        return np.clip(wave, -1.0, 1.0).astype(np.float32)
+            windows = [item[start : start + self.frames] for item in frames]
+            if windows[0].shape[0] < self.frames:
+                windows = [np.concatenate([item, np.repeat(item[-1:], self.frames - item.shape[0], axis=0)]) for item in windows]
+            window_codes = codes if codes is not None and count == self.frames else self._encode([from_uint8_frames(item) for item in windows])
+            levels = self.audio_tokenizer.config.levels
+            outputs = self._run("video_to_audio", seed + index, sampling, [None] * len(frames), [[c] for c in window_codes], output_audio=(levels, self.audio_frames))
+            waves = self.audio_tokenizer.decode(torch.stack([audio for _, audio in outputs]).to(self.device)).float().cpu().numpy()
+            keep = round(hop / FPS * SAMPLE_RATE) if start + self.frames < count else self.audio_samples
+            for row, wave in enumerate(waves):
+                pieces[row].append(wave[:keep])
+        samples = round(count / FPS * SAMPLE_RATE)
+        return [np.clip(np.concatenate(row)[:samples], -1.0, 1.0).astype(np.float32) for row in pieces]
 
     # ------------------------------------------------------------------------- media
 
     @torch.no_grad()
-    def _encode(self, video: torch.Tensor) -> torch.Tensor:
-        """(3, T, H, W) in [-1, 1] -> (t, h, w) codes."""
-        return self.video_tokenizer.encode(video[None].to(self.device, next(self.video_tokenizer.parameters()).dtype))[0].cpu()
+    def _encode(self, videos: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Equal-shaped (3, T, H, W) videos in [-1, 1] -> their (t, h, w) codes."""
+        dtype = next(self.video_tokenizer.parameters()).dtype
+        return list(self.video_tokenizer.encode(torch.stack(videos).to(self.device, dtype)).cpu())
 
     @torch.no_grad()
-    def _decode(self, codes: torch.Tensor) -> np.ndarray:
-        """(t, h, w) codes -> (T, H, W, 3) uint8 frames."""
-        return to_uint8_frames(self.video_tokenizer.decode(codes[None].to(self.device))[0].float())
+    def _decode(self, codes: list[torch.Tensor]) -> list[np.ndarray]:
+        """Equal-shaped (t, h, w) codes -> (T, H, W, 3) uint8 frames each."""
+        videos = self.video_tokenizer.decode(torch.stack(codes).to(self.device)).float()
+        return [to_uint8_frames(video) for video in videos]
 
     def _image(self, image: ImageInput) -> torch.Tensor:
         """An image file or array -> (3, size, size) in [-1, 1]."""
@@ -450,6 +493,25 @@ class VideoPoetPipeline:
         if wave.shape[0] < self.audio_samples:
             raise ValueError(f"audio of {wave.shape[0] / SAMPLE_RATE:.3f} s: this model needs {self.audio_samples / SAMPLE_RATE:g} s ({self.audio_samples} samples at {SAMPLE_RATE} Hz)")
         return wave[: self.audio_samples].clamp(-1.0, 1.0)
+
+
+def _listed(value) -> tuple[list, bool]:
+    """(the inputs as a list, whether a single input was given): a list or tuple is a batch."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError("an empty list of inputs")
+        return list(value), False
+    return [value], True
+
+
+def _matching(value: str | Sequence[str], count: int, name: str) -> list[str]:
+    """A list of `count` strings: one string repeated, or a list of exactly `count`."""
+    if isinstance(value, str):
+        return [value] * count
+    values = list(value)
+    if len(values) != count:
+        raise ValueError(f"{count} inputs but {len(values)} values of {name}")
+    return values
 
 
 def _seed(seed: int | None) -> int:

@@ -5,6 +5,7 @@ A model directory holds one checkpoint directory (config.json + model.safetensor
     videopoet/pretrained/shapes-64/
         video_tokenizer/
         audio_tokenizer/
+        lm/                 (the language model; its config records the clip size and length)
 
 `scripts/` holds the commands that trained each part; `videopoet export` writes a trained
 checkpoint into such a directory.
