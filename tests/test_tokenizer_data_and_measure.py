@@ -79,6 +79,7 @@ def test_train_and_eval_tokenizer_commands(tmp_path, capsys):
     assert main(arguments + ["--crop", "15"]) == 2  # not a multiple of the downsampling
     assert main(arguments + ["--crop", "0"]) == 2
     assert main(arguments + ["--decoder-only"]) == 2  # no trained codes to keep (--init)
+    assert main(arguments + ["--size", "64", "32"]) == 2  # two sizes in one batch: needs --crop
     assert not out.exists()  # refused before anything was written
     assert main(arguments + ["--crop", "16", "--checkpoint-every", "1"]) == 0
     assert (out / "checkpoint" / "model.safetensors").is_file()
@@ -99,7 +100,7 @@ def test_decoder_only_training_keeps_every_code(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     common = ["--preset", "tiny", "--steps", "2", "--batch-size", "2", "--frames", "5", "--real-share", "0"]
     assert main(["train", "tokenizer", "--out", str(first), *common]) == 0
-    assert main(["train", "tokenizer", "--out", str(second), *common, "--init", str(first / "checkpoint"), "--decoder-only", "--lr", "1e-2"]) == 0
+    assert main(["train", "tokenizer", "--out", str(second), *common, "--init", str(first / "checkpoint"), "--decoder-only", "--lr", "1e-2", "--size", "64", "32", "--crop", "32"]) == 0
     before, after = VideoTokenizer.from_pretrained(first / "checkpoint"), VideoTokenizer.from_pretrained(second / "checkpoint")
     video = torch.rand(2, 3, 5, 32, 32) * 2 - 1
     assert torch.equal(before.encode(video), after.encode(video))

