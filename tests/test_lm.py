@@ -1,6 +1,9 @@
 """The language model: vocabulary, task layouts, the prefix-LM mask, KV-cache equivalence,
 guidance and legal-range sampling."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 import torch
@@ -235,6 +238,17 @@ def test_save_and_load(tmp_path):
     assert loaded.config.vocabulary == VOCAB
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_a_saved_checkpoint_has_the_usual_modes(tmp_path):
+    """Written under a temporary name (mkdtemp: 0700) but readable by others once in place."""
+    old = os.umask(0o022)
+    try:
+        tiny_model().save_pretrained(tmp_path / "lm")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "lm").stat().st_mode) == 0o755
+    assert {stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "lm").iterdir()} == {0o644}
 
 
 def test_presets_reach_the_paper_sizes():

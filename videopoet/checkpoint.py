@@ -18,6 +18,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from videopoet.io.write import current_umask
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -29,6 +31,7 @@ def write_directory(target: str | os.PathLike, write: Callable[[Path], None]) ->
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         write(staging)
+        give_usual_modes(staging)
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, retired / "checkpoint")
@@ -40,6 +43,16 @@ def write_directory(target: str | os.PathLike, write: Callable[[Path], None]) ->
         if staging.exists():
             shutil.rmtree(staging)
     return target
+
+
+def give_usual_modes(folder: Path) -> None:
+    """Give `folder` and the files in it the modes a plain mkdir/open would (mkdtemp makes 0700
+    and some writers 0600), so a shipped or shared checkpoint is readable by others."""
+    mask = current_umask()
+    os.chmod(folder, 0o777 & ~mask)
+    for path in folder.iterdir():
+        if path.is_file():
+            os.chmod(path, 0o666 & ~mask)
 
 
 def save_model_files(folder: Path, model: nn.Module, kind: str, config: dict, state: dict[str, torch.Tensor] | None = None) -> None:

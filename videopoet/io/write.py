@@ -42,7 +42,8 @@ def to_uint8_frames(video: VideoLike) -> np.ndarray:
     return np.ascontiguousarray(frames.transpose(1, 2, 3, 0))
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
+    """The process umask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -62,7 +63,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual mode
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
