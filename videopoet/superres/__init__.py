@@ -1,0 +1,22 @@
+"""Token super-resolution: a masked transformer with windowed attention that turns a
+low-resolution token grid and its text into a high-resolution grid in a few parallel steps."""
+
+from .decoding import DecodingConfig, augment_low_codes, decode, masked_after_step, masked_fraction, masked_token_loss
+from .model import SuperResConfig, SuperResTransformer, join_codes, split_codes
+from .windows import AXES, merge_windows, partition_windows
+
+__all__ = [
+    "AXES",
+    "DecodingConfig",
+    "SuperResConfig",
+    "SuperResTransformer",
+    "augment_low_codes",
+    "decode",
+    "join_codes",
+    "masked_after_step",
+    "masked_fraction",
+    "masked_token_loss",
+    "merge_windows",
+    "partition_windows",
+    "split_codes",
+]

@@ -1,0 +1,191 @@
+"""MaskGIT-style parallel decoding of a high-resolution token grid, its masking schedule, the
+training loss, classifier-free guidance on the text and on the low-resolution condition, and the
+noise augmentation of low-resolution tokens.
+
+Decoding starts from an all-masked grid; every step predicts all masked positions at once,
+keeps the most confident predictions and masks the rest again, following a cosine schedule
+that leaves nothing masked after the last step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .model import SuperResTransformer, join_codes, split_codes
+
+
+def masked_fraction(progress: float | torch.Tensor) -> float | torch.Tensor:
+    """The cosine schedule: the share of positions still masked at `progress` in [0, 1]
+    (1 at the start, 0 at the end)."""
+    if isinstance(progress, torch.Tensor):
+        return torch.cos(progress * math.pi / 2)
+    return math.cos(progress * math.pi / 2)
+
+
+def masked_after_step(positions: int, step: int, steps: int) -> int:
+    """How many of `positions` stay masked after decoding step `step` (0-based) of `steps`: the
+    schedule's share, but at least one fewer than before each step while any are masked, and 0
+    after the last step."""
+    masked = positions
+    for index in range(min(step, steps - 1) + 1):
+        schedule = 0 if index == steps - 1 else math.floor(positions * masked_fraction((index + 1) / steps))
+        masked = max(0, min(masked - 1, schedule))
+    return masked
+
+
+def augment_low_codes(low: torch.Tensor, max_fraction: float, codebook_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace a share of each sample's low-resolution codes (B, T, h, w) by random codes, the
+    share drawn uniformly from [0, max_fraction] per sample, so the model learns to forgive the
+    mistakes of a generated low-resolution grid."""
+    if max_fraction <= 0:
+        return low
+    share = torch.rand(low.shape[0], 1, 1, 1, generator=generator, device=low.device) * max_fraction
+    noisy = torch.rand(low.shape, generator=generator, device=low.device) < share
+    random_codes = torch.randint(0, codebook_size, low.shape, generator=generator, device=low.device)
+    return torch.where(noisy, random_codes, low)
+
+
+def masked_token_loss(
+    model: SuperResTransformer,
+    high: torch.Tensor,
+    low: torch.Tensor,
+    text: torch.Tensor,
+    text_valid: torch.Tensor,
+    condition_dropout: float = 0.1,
+    low_noise: float = 0.2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The training loss on one batch of (high (B, T, H, W), low (B, T, h, w)) code grids:
+    each sample masks a share of its high-resolution positions drawn from the schedule
+    (at least one), the model predicts them, and the loss is the cross-entropy of the masked
+    positions' sub-codes (nats per sub-code). The text and the low-resolution condition are each
+    dropped for `condition_dropout` of the samples (for guidance); low codes get noise."""
+    config = model.config
+    batch = high.shape[0]
+    device = high.device
+    share = masked_fraction(torch.rand(batch, 1, 1, 1, generator=generator, device=device))
+    scores = torch.rand(high.shape, generator=generator, device=device)
+    masked = scores < share
+    lowest = scores.flatten(1).argmin(1)
+    masked.view(batch, -1)[torch.arange(batch, device=device), lowest] = True
+    text_valid = text_valid & (torch.rand(batch, 1, generator=generator, device=device) >= condition_dropout)
+    low_dropped = torch.rand(batch, generator=generator, device=device) < condition_dropout
+    low = augment_low_codes(low, low_noise, 2**config.codebook_bits, generator)
+    logits = model(high, masked, low, text, text_valid, low_dropped)  # (B, T, H, W, F, C)
+    targets = split_codes(high, config.codebook_bits, config.factors)  # (B, T, H, W, F)
+    return F.cross_entropy(logits[masked].flatten(0, 1).float(), targets[masked].flatten())
+
+
+@dataclass
+class DecodingConfig:
+    """steps: parallel decoding steps; temperature: of the sub-code distributions (0: argmax);
+    text_guidance, low_guidance: classifier-free guidance scales (1: the conditional model);
+    choice_temperature: Gumbel noise on the confidences, annealed to 0 over the steps."""
+
+    steps: int = 8
+    temperature: float = 1.0
+    text_guidance: float = 1.0
+    low_guidance: float = 1.0
+    choice_temperature: float = 2.0
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"decoding steps {self.steps}: must be at least 1")
+        if self.temperature < 0:
+            raise ValueError(f"temperature {self.temperature}: must not be negative")
+
+
+def guided_log_probs(
+    model: SuperResTransformer,
+    high: torch.Tensor,
+    masked: torch.Tensor,
+    low: torch.Tensor,
+    text: torch.Tensor,
+    text_valid: torch.Tensor,
+    config: DecodingConfig,
+) -> torch.Tensor:
+    """Log-probabilities (B, T, H, W, F, C) of every sub-code, guided: with l the log-softmax of
+    the conditional model, l + (text_guidance - 1)(l - l without text) + (low_guidance - 1)
+    (l - l without the low-resolution grid). Scales of 1 run the conditional model alone."""
+    batch = high.shape[0]
+    variants = [(text_valid, torch.zeros(batch, dtype=torch.bool, device=high.device))]
+    if config.text_guidance != 1:
+        variants.append((torch.zeros_like(text_valid), variants[0][1]))
+    if config.low_guidance != 1:
+        variants.append((text_valid, torch.ones(batch, dtype=torch.bool, device=high.device)))
+    count = len(variants)
+    logits = model(
+        high.repeat(count, 1, 1, 1),
+        masked.repeat(count, 1, 1, 1),
+        low.repeat(count, 1, 1, 1),
+        text.repeat(count, 1, 1),
+        torch.cat([valid for valid, _ in variants]),
+        torch.cat([dropped for _, dropped in variants]),
+    )
+    log_probs = logits.float().log_softmax(-1).split(batch)
+    guided = log_probs[0]
+    index = 1
+    for scale in (config.text_guidance, config.low_guidance):
+        if scale != 1:
+            guided = guided + (scale - 1) * (log_probs[0] - log_probs[index])
+            index += 1
+    return guided
+
+
+@torch.no_grad()
+def decode(
+    model: SuperResTransformer,
+    low: torch.Tensor,
+    text: torch.Tensor,
+    text_valid: torch.Tensor,
+    config: DecodingConfig | None = None,
+) -> torch.Tensor:
+    """Fill the high-resolution grid of low (B, T, h, w) codes and text (B, L, E) with
+    text_valid (B, L): returns codes (B, T, scale h, scale w) after `config.steps` steps."""
+    config = config or DecodingConfig()
+    model_config = model.config
+    scale = model_config.scale
+    batch, time, height, width = low.shape
+    shape = (batch, time, height * scale, width * scale)
+    model.check_grids(shape, low)
+    device = low.device
+    generator = torch.Generator(device=device)
+    if config.seed is not None:
+        generator.manual_seed(config.seed)
+    else:
+        generator.seed()
+    high = torch.zeros(shape, dtype=torch.long, device=device)
+    masked = torch.ones(shape, dtype=torch.bool, device=device)
+    positions = time * shape[2] * shape[3]
+    for step in range(config.steps):
+        log_probs = guided_log_probs(model, high, masked, low, text, text_valid, config)
+        sub_codes, sub_log_probs = _sample(log_probs, config.temperature, generator)  # (B, T, H, W, F) each
+        proposal = join_codes(sub_codes, model_config.codebook_bits)
+        confidence = sub_log_probs.sum(-1)
+        annealing = config.choice_temperature * (1 - (step + 1) / config.steps)
+        if annealing > 0:
+            uniform = torch.rand(confidence.shape, generator=generator, device=device).clamp_min(1e-20)
+            confidence = confidence + annealing * -torch.log(-torch.log(uniform))
+        confidence = torch.where(masked, confidence, torch.inf)  # decided positions stay decided
+        high = torch.where(masked, proposal, high)
+        keep_masked = masked_after_step(positions, step, config.steps)
+        masked = torch.zeros_like(masked)
+        if keep_masked:
+            lowest = confidence.flatten(1).topk(keep_masked, dim=1, largest=False).indices
+            masked.view(batch, -1).scatter_(1, lowest, True)
+    return high
+
+
+def _sample(log_probs: torch.Tensor, temperature: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """log_probs (..., C) -> a sample (...) and its log-probability (...) under log_probs."""
+    if temperature == 0:
+        choice = log_probs.argmax(-1)
+    else:
+        probabilities = (log_probs / temperature).softmax(-1)
+        choice = torch.multinomial(probabilities.reshape(-1, probabilities.shape[-1]), 1, generator=generator).reshape(probabilities.shape[:-1])
+    return choice, log_probs.gather(-1, choice[..., None]).squeeze(-1)
