@@ -10,6 +10,7 @@ from videopoet.superres import (
     SuperResConfig,
     SuperResTransformer,
     augment_low_codes,
+    collate_examples,
     decode,
     join_codes,
     masked_after_step,
@@ -18,6 +19,7 @@ from videopoet.superres import (
     merge_windows,
     partition_windows,
     split_codes,
+    training_example,
 )
 from videopoet.superres.decoding import guided_log_probs
 from videopoet.superres.model import WindowAttention
@@ -182,21 +184,35 @@ def test_bad_grids_and_configs_are_named():
 
 
 def test_low_code_noise_replaces_a_bounded_share():
-    low = torch.zeros(64, 3, 8, 8, dtype=torch.long)
+    low = torch.zeros(3, 8, 8, dtype=torch.long)
     assert torch.equal(augment_low_codes(low, 0.0, 64), low)
-    noisy = augment_low_codes(low, 0.5, 2**20, torch.Generator().manual_seed(0))
-    share = (noisy != low).float().mean((1, 2, 3))
-    assert 0.15 < float(share.mean()) < 0.35 and float(share.max()) <= 0.6
+    generator = torch.Generator().manual_seed(0)
+    shares = torch.tensor([(augment_low_codes(low, 0.5, 2**20, generator) != low).float().mean() for _ in range(64)])
+    assert 0.15 < float(shares.mean()) < 0.35 and float(shares.max()) <= 0.6
+
+
+def test_training_examples_mask_drop_and_reproduce():
+    low, high, text, text_valid = random_inputs(batch=1)
+    examples = [training_example(high[0], low[0], text[0], text_valid[0], 64, torch.Generator().manual_seed(seed), condition_dropout=0.5) for seed in range(200)]
+    shares = torch.tensor([float(example.masked.float().mean()) for example in examples])
+    assert all(bool(example.masked.any()) for example in examples)
+    assert 0.5 < float(shares.mean()) < 0.8  # the cosine schedule's mean share is 2/pi
+    assert 70 < sum(not bool(example.text_valid.any()) for example in examples) < 130
+    assert 70 < sum(bool(example.low_dropped) for example in examples) < 130
+    again = training_example(high[0], low[0], text[0], text_valid[0], 64, torch.Generator().manual_seed(7), condition_dropout=0.5)
+    assert torch.equal(again.masked, examples[7].masked) and torch.equal(again.low, examples[7].low)
 
 
 def test_a_few_training_steps_reduce_the_loss():
     model = tiny_model().train()
-    low, high, text, text_valid = random_inputs(batch=4)
+    low, _, text, text_valid = random_inputs(batch=4)
     high = (low.repeat_interleave(2, 2).repeat_interleave(2, 3) * 3) % 64  # learnable from the low grid
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for step in range(40):
-        loss = masked_token_loss(model, high, low, text, text_valid, low_noise=0.0, generator=torch.Generator().manual_seed(step))
+        generator = torch.Generator().manual_seed(step)
+        batch = collate_examples([training_example(high[row], low[row], text[row], text_valid[row], 64, generator, low_noise=0.0) for row in range(4)])
+        loss = masked_token_loss(model, batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

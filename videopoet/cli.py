@@ -213,6 +213,30 @@ def _train_lm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_superres(args: argparse.Namespace) -> int:
+    from .data.shards import TokenShards
+    from .superres import SuperResTransformer
+    from .train.superres import SuperResPairs, SuperResTask, SuperResValidation, config_for
+
+    torch.manual_seed(args.seed)
+    low, high = TokenShards(args.low_shards), TokenShards(args.high_shards)
+    data = SuperResPairs(low, high, args.condition_dropout, args.low_noise, seed=args.seed)
+    if args.init:
+        model = SuperResTransformer.from_pretrained(args.init).train()
+    else:
+        sizes = dict(width=args.width, depth=args.depth, heads=args.heads, window=tuple(args.window))
+        model = SuperResTransformer(config_for(data, low.settings["text_dim"], **sizes))
+    model.check_grids((1, *data.grid()), low.field(0, "video")[None])
+    validation = None
+    if args.val_shards:
+        validation = SuperResValidation(SuperResPairs(TokenShards(args.val_shards[0]), TokenShards(args.val_shards[1])), args.val_examples)
+        print(f"validation baseline (sub-codes from the low code alone): {validation.low_code_baseline(data, model.config):.3f} nats per sub-code")
+    print(f"super-resolution: {model.parameter_count() / 1e6:.1f} M parameters, {data.scale}x, high grid {'x'.join(map(str, data.grid()))}, {data.clips} clips")
+    trainer = _run_training(SuperResTask(model, data, validation), args, validate_every=args.validate_every if validation else 0)
+    print(f"trained to step {trainer.step}; super-resolution model in {trainer.checkpoint_dir}")
+    return 0
+
+
 def _eval_lm(args: argparse.Namespace) -> int:
     from .data.shards import TokenShards
     from .lm import VideoPoetLM
@@ -492,6 +516,22 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--accumulation", type=int, default=1, help="micro-batches per step (divides --batch-size)")
     lm.add_argument("--fsdp", action="store_true", help="under torchrun: shard the model across processes (FSDP) instead of DDP")
     lm.set_defaults(run=_train_lm)
+
+    superres = train.add_parser("superres", help="train token super-resolution on low/high resolution token shards of the same clips")
+    _add_run_options(superres, steps=10_000, batch_size=8, lr=1e-3, warmup=100, checkpoint_every=500)
+    superres.add_argument("--low-shards", required=True, help="token shards at the low resolution (e.g. `videopoet tokenize --size 64`)")
+    superres.add_argument("--high-shards", required=True, help="token shards of the same clips at a multiple of that size (e.g. --size 128)")
+    superres.add_argument("--val-shards", nargs=2, metavar=("LOW", "HIGH"), help="held-out low/high shard folders: validation loss every --validate-every steps")
+    superres.add_argument("--val-examples", type=int, default=32)
+    superres.add_argument("--validate-every", type=int, default=500)
+    superres.add_argument("--init", help="start from this super-resolution checkpoint (its config replaces the size options)")
+    superres.add_argument("--width", type=int, default=128)
+    superres.add_argument("--depth", type=int, default=6, help="blocks (each attends along height, width, time in turn)")
+    superres.add_argument("--heads", type=int, default=4)
+    superres.add_argument("--window", type=int, nargs=3, default=[5, 8, 8], metavar=("TIME", "HEIGHT", "WIDTH"), help="attention window lengths")
+    superres.add_argument("--condition-dropout", type=float, default=0.1, help="share of examples without their text, and without their low grid (guidance)")
+    superres.add_argument("--low-noise", type=float, default=0.2, help="up to this share of low codes replaced by random ones")
+    superres.set_defaults(run=_train_superres)
 
     evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)
     shapes = evaluate.add_parser("shapes", help="score clips of a captioned folder with the Shapes World evaluator")

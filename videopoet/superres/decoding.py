@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .model import SuperResTransformer, join_codes, split_codes
+from .model import SuperResConfig, SuperResTransformer, join_codes, split_codes
 
 
 def masked_fraction(progress: float | torch.Tensor) -> float | torch.Tensor:
@@ -38,46 +39,70 @@ def masked_after_step(positions: int, step: int, steps: int) -> int:
 
 
 def augment_low_codes(low: torch.Tensor, max_fraction: float, codebook_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Replace a share of each sample's low-resolution codes (B, T, h, w) by random codes, the
-    share drawn uniformly from [0, max_fraction] per sample, so the model learns to forgive the
-    mistakes of a generated low-resolution grid."""
+    """Replace a share of one clip's low-resolution codes (T, h, w) by random codes, the share
+    drawn uniformly from [0, max_fraction], so the model learns to forgive the mistakes of a
+    generated low-resolution grid."""
     if max_fraction <= 0:
         return low
-    share = torch.rand(low.shape[0], 1, 1, 1, generator=generator, device=low.device) * max_fraction
-    noisy = torch.rand(low.shape, generator=generator, device=low.device) < share
-    random_codes = torch.randint(0, codebook_size, low.shape, generator=generator, device=low.device)
-    return torch.where(noisy, random_codes, low)
+    share = float(torch.rand((), generator=generator)) * max_fraction
+    noisy = torch.rand(low.shape, generator=generator) < share
+    return torch.where(noisy, torch.randint(0, codebook_size, low.shape, generator=generator), low)
 
 
-def masked_token_loss(
-    model: SuperResTransformer,
+@dataclass
+class TrainingExample:
+    """One clip's training input: high (T, H, W) and low (T, h, w) codes (low with noise),
+    masked (T, H, W) bool (at least one True), text (L, E), text_valid (L,) bool (all False when
+    the text is dropped), low_dropped: a 0-d bool tensor (the low grid dropped)."""
+
+    high: torch.Tensor
+    low: torch.Tensor
+    masked: torch.Tensor
+    text: torch.Tensor
+    text_valid: torch.Tensor
+    low_dropped: torch.Tensor
+
+
+def training_example(
     high: torch.Tensor,
     low: torch.Tensor,
     text: torch.Tensor,
-    text_valid: torch.Tensor,
+    text_mask: torch.Tensor,
+    codebook_size: int,
+    generator: torch.Generator,
     condition_dropout: float = 0.1,
     low_noise: float = 0.2,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """The training loss on one batch of (high (B, T, H, W), low (B, T, h, w)) code grids:
-    each sample masks a share of its high-resolution positions drawn from the schedule
-    (at least one), the model predicts them, and the loss is the cross-entropy of the masked
-    positions' sub-codes (nats per sub-code). The text and the low-resolution condition are each
-    dropped for `condition_dropout` of the samples (for guidance); low codes get noise."""
-    config = model.config
-    batch = high.shape[0]
-    device = high.device
-    share = masked_fraction(torch.rand(batch, 1, 1, 1, generator=generator, device=device))
-    scores = torch.rand(high.shape, generator=generator, device=device)
+) -> TrainingExample:
+    """Draw one clip's masking: a share of its high-resolution positions from the schedule (at
+    least one), the text and the low-resolution grid each dropped with probability
+    `condition_dropout` (for guidance), and noise on the low-resolution codes."""
+    share = masked_fraction(float(torch.rand((), generator=generator)))
+    scores = torch.rand(high.shape, generator=generator)
     masked = scores < share
-    lowest = scores.flatten(1).argmin(1)
-    masked.view(batch, -1)[torch.arange(batch, device=device), lowest] = True
-    text_valid = text_valid & (torch.rand(batch, 1, generator=generator, device=device) >= condition_dropout)
-    low_dropped = torch.rand(batch, generator=generator, device=device) < condition_dropout
-    low = augment_low_codes(low, low_noise, 2**config.codebook_bits, generator)
-    logits = model(high, masked, low, text, text_valid, low_dropped)  # (B, T, H, W, F, C)
-    targets = split_codes(high, config.codebook_bits, config.factors)  # (B, T, H, W, F)
-    return F.cross_entropy(logits[masked].flatten(0, 1).float(), targets[masked].flatten())
+    masked.view(-1)[scores.flatten().argmin()] = True
+    drop_text, drop_low = (torch.rand(2, generator=generator) < condition_dropout).unbind()
+    return TrainingExample(
+        high=high,
+        low=augment_low_codes(low, low_noise, codebook_size, generator),
+        masked=masked,
+        text=text,
+        text_valid=text_mask & ~drop_text,
+        low_dropped=drop_low,
+    )
+
+
+def collate_examples(examples: list[TrainingExample]) -> TrainingExample:
+    """Stack examples of one grid size into a batch (a leading B on every field)."""
+    return TrainingExample(*(torch.stack([getattr(example, name) for example in examples]) for name in TrainingExample.__dataclass_fields__))
+
+
+def masked_token_loss(model: nn.Module, batch: TrainingExample, config: SuperResConfig | None = None) -> torch.Tensor:
+    """Cross-entropy (nats per sub-code) of the masked positions' sub-codes, for a batch from
+    `collate_examples`; `model` may be a wrapper (DDP) when `config` is given."""
+    config = config or model.config
+    logits = model(batch.high, batch.masked, batch.low, batch.text, batch.text_valid, batch.low_dropped)  # (B, T, H, W, F, C)
+    targets = split_codes(batch.high, config.codebook_bits, config.factors)  # (B, T, H, W, F)
+    return F.cross_entropy(logits[batch.masked].flatten(0, 1).float(), targets[batch.masked].flatten())
 
 
 @dataclass

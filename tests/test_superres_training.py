@@ -1,0 +1,115 @@
+"""Training token super-resolution: shard pairs, their checks, the command, resume, validation."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from videopoet.cli import main
+from videopoet.data.shards import TokenizedClip, TokenShards, write_token_shards
+from videopoet.superres import SuperResTransformer
+from videopoet.train import TrainConfig, Trainer
+from videopoet.train.superres import SuperResPairs, SuperResTask, SuperResValidation, config_for
+
+SETTINGS = {"source": {"kind": "test"}, "frames": 9, "text_encoder": "test", "video_codes": 64, "video_tokenizer": {"name": "test"},
+            "audio_codes": 8, "audio_levels": 2, "text_length": 4, "text_dim": 6}  # fmt: skip
+
+
+def fake_pair(index: int, size: int) -> TokenizedClip:
+    """Clip `index` at `size` px (8: a 3x2x2 grid, 16: 3x4x4): the high grid is a function of
+    the low one (each low code spread over its 2x2 block with the block position added)."""
+    rng = np.random.default_rng(index)
+    low = rng.integers(0, 16, (3, 2, 2))
+    if size == 16:
+        codes = np.repeat(np.repeat(low, 2, axis=1), 2, axis=2) * 4 + np.tile(np.array([[0, 1], [2, 3]]), (3, 2, 2))
+    else:
+        codes = low
+    return TokenizedClip(
+        video=codes,
+        audio=np.zeros((2, 5), dtype=np.int64),
+        flow=np.zeros_like(codes),
+        structure=np.zeros_like(codes),
+        text=rng.standard_normal((4, 6)).astype(np.float32),
+        text_mask=np.arange(4) < 2,
+        caption=f"clip {index}",
+        source={"index": index},
+    )
+
+
+def make_pair(folder: Path, count: int = 24, **changes) -> tuple[Path, Path]:
+    paths = []
+    for size in (8, 16):
+        settings = {**SETTINGS, "size": size, **(changes if size == 16 else {})}
+        paths.append(write_token_shards(folder / f"tokens-{size}", count, lambda indices, s=size: [fake_pair(i, s) for i in indices], settings, shard_size=10, progress=False))
+    return paths[0], paths[1]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> tuple[Path, Path]:
+    return make_pair(tmp_path_factory.mktemp("superres"))
+
+
+def test_pairs_give_reproducible_examples_of_matching_grids(pair):
+    pairs = SuperResPairs(TokenShards(pair[0]), TokenShards(pair[1]), seed=3)
+    assert pairs.scale == 2 and pairs.grid() == (3, 4, 4) and pairs.clips == 24
+    first, again = pairs[5], pairs[5]
+    assert first.high.shape == (3, 4, 4) and first.low.shape == (3, 2, 2) and first.text.shape == (4, 6)
+    assert torch.equal(first.masked, again.masked) and torch.equal(first.low, again.low)
+    config = config_for(pairs, text_dim=6, width=16, depth=3, heads=2, window=(3, 2, 2))
+    assert (config.codebook_bits, config.factors, config.scale, config.max_height) == (6, 2, 2, 4)
+
+
+def test_pairs_of_other_clips_or_sizes_are_refused(tmp_path, pair):
+    other = make_pair(tmp_path / "other", source={"kind": "elsewhere"})
+    with pytest.raises(ValueError, match="source differs"):
+        SuperResPairs(TokenShards(pair[0]), TokenShards(other[1]))
+    with pytest.raises(ValueError, match="must be a multiple"):
+        SuperResPairs(TokenShards(pair[1]), TokenShards(pair[0]))
+
+
+def tiny_task(pair, seed: int = 0) -> SuperResTask:
+    torch.manual_seed(seed)
+    pairs = SuperResPairs(TokenShards(pair[0]), TokenShards(pair[1]), low_noise=0.0)
+    model = SuperResTransformer(config_for(pairs, text_dim=6, width=32, depth=3, heads=2, window=(3, 2, 2)))
+    return SuperResTask(model, pairs, SuperResValidation(pairs, examples=8))
+
+
+def test_training_learns_the_high_grid_beyond_the_low_code_baseline(pair, tmp_path):
+    task = tiny_task(pair)
+    before = task.validation.loss(task.model)
+    trainer = Trainer(task, TrainConfig(steps=120, batch_size=8, learning_rate=3e-3, warmup_steps=5, checkpoint_every=1000), tmp_path / "run")
+    trainer.run(progress=False)
+    after = task.validation.loss(task.model)
+    baseline = task.validation.low_code_baseline(task.data, task.model.config)
+    # the high code is a function of the low code and the position in its 2x2 block: the
+    # baseline knows the low code but not the position; the model can learn both
+    assert after < 0.5 * before and after < baseline
+
+
+def test_a_resumed_run_ends_with_the_same_weights(pair, tmp_path):
+    config = dict(batch_size=4, learning_rate=3e-3, warmup_steps=2, checkpoint_every=3)
+    straight = tiny_task(pair)
+    Trainer(straight, TrainConfig(steps=6, **config), tmp_path / "straight").run(progress=False)
+    interrupted = tiny_task(pair)
+    Trainer(interrupted, TrainConfig(steps=6, **config), tmp_path / "resumed").run(progress=False, until=3)
+    resumed = tiny_task(pair, seed=1)  # other initial weights: the checkpoint must replace them
+    trainer = Trainer(resumed, TrainConfig(steps=6, **config), tmp_path / "resumed")
+    assert trainer.resume() and trainer.step == 3
+    trainer.run(progress=False)
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_the_train_superres_command_writes_a_loadable_model(pair, tmp_path, capsys):
+    out = tmp_path / "run"
+    arguments = ["train", "superres", "--low-shards", str(pair[0]), "--high-shards", str(pair[1]), "--val-shards", str(pair[0]), str(pair[1]),
+                 "--out", str(out), "--steps", "4", "--batch-size", "4", "--warmup", "1", "--validate-every", "2", "--val-examples", "4",
+                 "--width", "16", "--depth", "3", "--heads", "2", "--window", "3", "2", "2"]  # fmt: skip
+    assert main(arguments) == 0
+    assert "validation baseline" in capsys.readouterr().out
+    model = SuperResTransformer.from_pretrained(out / "checkpoint")
+    assert model.config.scale == 2 and model.config.width == 16
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert any("val_loss" in entry for entry in log)

@@ -1,0 +1,162 @@
+"""Training token super-resolution on pairs of token shards: the same clips tokenized at a low
+and a high resolution (`videopoet tokenize --size 64` and `--size 128` of the same source).
+
+Every example masks a share of one clip's high-resolution codes, drops the text or the
+low-resolution grid now and then (for guidance) and puts noise on the low-resolution codes;
+all of it is drawn from (seed, item index), so a resumed or multi-process run sees exactly
+the data an uninterrupted one would. Validation is the masked-token loss on fixed examples of
+held-out shards, beside a baseline that predicts from the low-resolution codes alone (each high
+code's sub-codes from their frequencies under the same low code in training).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from einops import rearrange, repeat
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..checkpoint import save_model_files
+from ..data.shards import TokenShards
+from ..superres import SuperResConfig, SuperResTransformer, TrainingExample, collate_examples, masked_token_loss, split_codes, training_example
+from ..superres.model import CHECKPOINT_KIND
+
+
+def check_pair(low: TokenShards, high: TokenShards) -> int:
+    """The scale between two shard folders of the same clips; ValueError naming what differs."""
+    for key in ("source", "frames", "video_codes", "video_tokenizer", "text_encoder", "text_length"):
+        if low.settings.get(key) != high.settings.get(key):
+            raise ValueError(f"{low.folder} and {high.folder}: not the same clips and tokenizers ({key} differs: {low.settings.get(key)!r} vs {high.settings.get(key)!r})")
+    scale, remainder = divmod(high.settings["size"], low.settings["size"])
+    if remainder or scale < 2:
+        raise ValueError(f"{low.folder} ({low.settings['size']} px) and {high.folder} ({high.settings['size']} px): the high size must be a multiple (2 or more) of the low size")
+    return scale
+
+
+class SuperResPairs(Dataset):
+    """Item i: a `TrainingExample` of the clip drawn with (seed, i) from the clips both folders
+    have finished."""
+
+    def __init__(self, low: TokenShards, high: TokenShards, condition_dropout: float = 0.1, low_noise: float = 0.2, seed: int = 0, length: int = 2**40):
+        self.scale = check_pair(low, high)
+        self.low, self.high = low, high
+        self.clips = min(len(low), len(high))
+        self.codebook_size = int(low.settings["video_codes"])
+        self.condition_dropout, self.low_noise, self.seed, self.length = condition_dropout, low_noise, seed, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def example(self, clip: int, generator: torch.Generator, condition_dropout: float, low_noise: float) -> TrainingExample:
+        return training_example(
+            self.high.field(clip, "video"),
+            self.low.field(clip, "video"),
+            self.low.field(clip, "text"),
+            self.low.field(clip, "text_mask"),
+            self.codebook_size,
+            generator,
+            condition_dropout,
+            low_noise,
+        )
+
+    def __getitem__(self, index: int) -> TrainingExample:
+        rng = np.random.default_rng([self.seed, index])
+        clip = int(rng.integers(self.clips))
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        return self.example(clip, generator, self.condition_dropout, self.low_noise)
+
+    def grid(self) -> tuple[int, int, int]:
+        """The high-resolution grid (T, H, W) of every clip."""
+        return tuple(self.high.field(0, "video").shape)
+
+
+def config_for(pairs: SuperResPairs, text_dim: int, **sizes) -> SuperResConfig:
+    """A model for these pairs: their codebook, scale and grid; `sizes` set width, depth, heads..."""
+    bits = int(math.log2(pairs.codebook_size))
+    if 2**bits != pairs.codebook_size:
+        raise ValueError(f"{pairs.low.folder}: {pairs.codebook_size} video codes is not a power of two (LFQ codes are bit patterns)")
+    frames, height, width = pairs.grid()
+    return SuperResConfig(codebook_bits=bits, factors=2 if bits % 2 == 0 else 1, scale=pairs.scale, text_dim=text_dim, max_frames=frames, max_height=height, max_width=width, **sizes)
+
+
+class SuperResValidation:
+    """Fixed examples of held-out pairs (mask shares drawn from the schedule, no dropout, no
+    noise) for the validation loss and its baseline."""
+
+    def __init__(self, pairs: SuperResPairs, examples: int = 32, batch_size: int = 8, seed: int = 0):
+        self.pairs, self.batch_size = pairs, batch_size
+        self.examples = [pairs.example(number % pairs.clips, torch.Generator().manual_seed(seed * 1_000_003 + number), 0.0, 0.0) for number in range(examples)]
+
+    @torch.no_grad()
+    def loss(self, model: SuperResTransformer) -> float:
+        """Mean cross-entropy per masked sub-code."""
+        device = next(model.parameters()).device
+        total, count = 0.0, 0
+        for start in range(0, len(self.examples), self.batch_size):
+            batch = collate_examples(self.examples[start : start + self.batch_size])
+            batch = TrainingExample(*(getattr(batch, name).to(device) for name in TrainingExample.__dataclass_fields__))
+            positions = int(batch.masked.sum()) * model.config.factors
+            total += float(masked_token_loss(model, batch)) * positions
+            count += positions
+        return total / count
+
+    def low_code_baseline(self, training: SuperResPairs, config: SuperResConfig, clips: int = 256) -> float:
+        """The same figure for predicting each high code's sub-codes from their frequencies under
+        the low code it sits on, counted over `clips` training clips (add-half smoothed)."""
+        bits, factors, scale = config.codebook_bits, config.factors, training.scale
+        counts = torch.full((2**bits, factors, config.sub_codes), 0.5, dtype=torch.float64)
+        for clip in range(min(clips, training.clips)):
+            under = repeat(training.low.field(clip, "video"), "t h w -> (t h a w b)", a=scale, b=scale)
+            targets = split_codes(rearrange(training.high.field(clip, "video"), "t (h a) (w b) -> (t h a w b)", a=scale, b=scale), bits, factors)
+            for factor in range(factors):
+                counts[:, factor].index_put_((under, targets[:, factor]), torch.ones(len(under), dtype=torch.float64), accumulate=True)
+        log_probability = (counts / counts.sum(-1, keepdim=True)).log()
+        total, count = 0.0, 0
+        for example in self.examples:
+            under = repeat(example.low, "t h w -> t (h a) (w b)", a=scale, b=scale)[example.masked]  # (N,)
+            targets = split_codes(example.high[example.masked], bits, factors)  # (N, F)
+            total -= float(log_probability[under[:, None], torch.arange(factors), targets].sum())
+            count += targets.numel()
+        return total / count
+
+
+class SuperResTask:
+    """The TrainTask of token super-resolution (see train.loop)."""
+
+    def __init__(self, model: SuperResTransformer, data: SuperResPairs, validation: SuperResValidation | None = None):
+        self.model, self.data, self.validation = model, data, validation
+        self.forward_model: nn.Module = model
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"superres": self.model}
+
+    def phases(self) -> list[str]:
+        return ["superres"]
+
+    def parameters(self, phase: str):
+        return self.model.parameters()
+
+    def dataset(self) -> Dataset:
+        return self.data
+
+    def collate(self, items: Sequence[TrainingExample]) -> TrainingExample:
+        return collate_examples(list(items))
+
+    def distribute(self, wrap) -> None:
+        self.forward_model = wrap(self.model)
+
+    def loss(self, phase: str, batch: TrainingExample, step: int):
+        loss = masked_token_loss(self.forward_model, batch, self.model.config)
+        return loss, {"loss": float(loss.detach())}
+
+    def validate(self) -> dict[str, float]:
+        return {"val_loss": self.validation.loss(self.model)} if self.validation else {}
+
+    def export(self, directory: Path, states: dict[str, dict] | None = None) -> None:
+        """Write the model; `states` holds its full state dict when the model is sharded (FSDP)."""
+        save_model_files(directory, self.model, CHECKPOINT_KIND, self.model.config.to_dict(), state=states["superres"] if states else None)
