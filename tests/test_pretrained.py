@@ -1,9 +1,16 @@
 """The shipped default model: present, loadable, and good enough for what it ships for."""
 
+import re
+import shlex
+from pathlib import Path
+
+import av
 import pytest
 import torch
 
+from videopoet.cli import main
 from videopoet.io.write import from_uint8_frames
+from videopoet.lm import VideoPoetLM
 from videopoet.metrics import psnr
 from videopoet.pretrained import DEFAULT_MODEL, model_part
 from videopoet.tokenizers import AudioTokenizer, VideoTokenizer
@@ -44,3 +51,27 @@ def test_the_shipped_audio_tokenizer_keeps_the_world_audio_colours():
     reconstructions, codes = reconstruct_audio(codec, waves)
     assert codes[0].shape == (4, 107)
     assert world_audio_accuracy(reconstructions, scenes, 17)["audio_colour"] >= 0.95
+
+
+def quick_start_generate_command() -> list[str]:
+    """The arguments of the README quick start's `videopoet generate` command."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start") :]
+    line = re.search(r"videopoet generate .*", quick_start).group(0)
+    return shlex.split(line)[1:]
+
+
+def test_the_quick_start_command_writes_an_mp4_that_plays(tmp_path, monkeypatch):
+    """The README's main command, with the shipped model: frames and soundtrack decode."""
+    monkeypatch.chdir(tmp_path)
+    arguments = quick_start_generate_command()
+    assert arguments[0] == "generate" and arguments[-2:] == ["-o", "out.mp4"]
+    assert main(arguments + ["--seed", "0"]) == 0
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    size = VideoPoetLM.from_pretrained(model_part("lm")).config.clip["size"]
+    assert len(frames) == 17 and frames[0].shape == (size, size, 3)
+    assert samples >= 16_000 * 2  # 17 frames at 8 fps: 2.125 s
+
