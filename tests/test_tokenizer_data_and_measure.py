@@ -94,6 +94,8 @@ def test_train_and_eval_tokenizer_commands(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "x264 PSNR" in printed and "held-out real footage" in printed and "all_right" in printed
     assert main(["eval", "tokenizer", str(tmp_path), "--clips", "2"]) == 2
+    assert main(["eval", "tokenizer", str(out / "checkpoint"), "--clips", "2", "--size", "30"]) == 2  # not a multiple of its downsampling
+    assert "30" in capsys.readouterr().err
 
 
 def test_decoder_only_training_keeps_every_code(tmp_path):

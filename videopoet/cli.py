@@ -292,7 +292,8 @@ def _held_out_footage(size: int, frames: int, stride: int = 4) -> list[torch.Ten
 
 def _eval_tokenizer(args: argparse.Namespace) -> int:
     tokenizer = VideoTokenizer.from_pretrained(args.checkpoint).to(_device(args.device))
-    size = tokenizer.config.image_size
+    size = args.size or tokenizer.config.image_size
+    tokenizer.latent_shape(DEFAULT_FRAMES, size, size)  # refuse sizes it cannot take, before any work
     results: dict[str, object] = {}
     rows = []
     world_reports = {}
@@ -547,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint", nargs="?", help="tokenizer checkpoint or model directory (default: the shipped Shapes World model)"
     )
     tokenizer_eval.add_argument("--clips", type=int, default=200, help="Shapes World clips per test split")
+    tokenizer_eval.add_argument("--size", type=int, help="pixels (square) to measure at (default: the size the tokenizer was trained at)")
     tokenizer_eval.add_argument("--json", help="also write the figures as JSON here")
     tokenizer_eval.add_argument("--sheet", help="also write a PNG: originals, reconstructions and libx264, side by side")
     tokenizer_eval.add_argument("--device", default="auto")
