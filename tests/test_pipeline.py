@@ -13,6 +13,7 @@ from videopoet.cli import main
 from videopoet.io import MediaError, write_video
 from videopoet.lm import LMConfig, SamplingConfig, VideoPoetLM, Vocabulary
 from videopoet.pipeline import GenerationResult, VideoPoetPipeline, export_to_video
+from videopoet.superres import SuperResConfig, SuperResTransformer
 from videopoet.tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
 
 SIZE, FRAMES = 16, 9  # latent grid (3, 4, 4); 9 / 8 s of audio: 57 frames x 2 levels
@@ -48,6 +49,18 @@ def world_pipe(tmp_path_factory):
     """At 32x32, the smallest size the Shapes World renders (for `eval tasks`)."""
     directory = make_model_dir(tmp_path_factory.mktemp("pipeline32"), 32)
     return VideoPoetPipeline.from_pretrained(directory, progress=False, sampling=SamplingConfig(top_k=8))
+
+
+@pytest.fixture(scope="session")
+def upscaling_dir(model_dir, tmp_path_factory):
+    """The tiny model directory plus an untrained 2x super-resolution stage."""
+    directory = tmp_path_factory.mktemp("pipeline-superres")
+    for part in ("video_tokenizer", "audio_tokenizer", "lm"):
+        shutil.copytree(model_dir / part, directory / part)
+    torch.manual_seed(0)
+    config = SuperResConfig(codebook_bits=6, factors=2, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=8, max_width=8)
+    SuperResTransformer(config).save_pretrained(directory / "superres")
+    return directory
 
 
 def clip_frames(seed: int = 0, frames: int = FRAMES) -> np.ndarray:
@@ -244,3 +257,34 @@ def test_eval_tasks_scores_every_task(world_pipe):
         evaluate_tasks(world_pipe, ("dancing",), clips=1)
     batched = evaluate_tasks(world_pipe, ("inpainting", "video_to_audio"), clips=3, batch_size=2, progress=False)
     assert set(batched) == {"inpainting", "video_to_audio"} and 0 <= batched["video_to_audio"]["audio_colour"] <= 1
+
+
+def test_upscale_doubles_the_picture_and_keeps_the_rest(upscaling_dir, pipe):
+    upscaling = VideoPoetPipeline.from_pretrained(upscaling_dir, progress=False, sampling=SamplingConfig(top_k=8))
+    assert upscaling.superres is not None and pipe.superres is None
+    result = upscaling("a red circle", seed=0)
+    big = upscaling.upscale(result)
+    assert big.frames.shape == (FRAMES, 2 * SIZE, 2 * SIZE, 3) and big.frames.dtype == np.uint8
+    assert big.audio is result.audio and (big.seed, big.prompts, big.fps) == (result.seed, result.prompts, result.fps)
+    assert np.array_equal(upscaling.upscale(result).frames, big.frames)  # seeded by the result
+    long = upscaling.long_video("a red circle", seconds=3.0, audio=False, seed=1)  # 24 frames: three windows
+    assert upscaling.upscale(long).frames.shape == (24, 2 * SIZE, 2 * SIZE, 3)
+    pair = upscaling.upscale([result, upscaling.audio_to_video(result.audio, seed=2)])  # with and without a prompt
+    assert [item.frames.shape for item in pair] == [(FRAMES, 2 * SIZE, 2 * SIZE, 3)] * 2
+    with pytest.raises(ValueError, match="no super-resolution stage"):
+        pipe.upscale(result)
+    with pytest.raises(ValueError, match="frames of 32x32"):
+        upscaling.upscale(big)
+    with pytest.raises(ValueError, match="one shape"):
+        upscaling.upscale([result, long])
+
+
+def test_generate_command_upscales(upscaling_dir, model_dir, tmp_path, capsys):
+    output = tmp_path / "big.mp4"
+    assert main(["generate", "a red circle", "--model", str(upscaling_dir), "--seed", "0", "--upscale", "--no-audio", "-o", str(output)]) == 0
+    with av.open(str(output)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert frame.shape == (2 * SIZE, 2 * SIZE, 3)
+    refused = tmp_path / "refused.mp4"
+    assert main(["generate", "a red circle", "--model", str(model_dir), "--upscale", "-o", str(refused)]) == 2
+    assert "no super-resolution stage" in capsys.readouterr().err and not refused.exists()

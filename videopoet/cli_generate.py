@@ -63,6 +63,7 @@ def add_generate_parser(commands) -> None:
     generate.add_argument("--model", help="pipeline directory (default: the shipped Shapes World model)")
     generate.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
     generate.add_argument("--preview", help="also write a preview: .gif (animated) or .png (contact sheet)")
+    generate.add_argument("--upscale", action="store_true", help="run the model's token super-resolution stage on the result")
     generate.set_defaults(run=run_generate)
 
 
@@ -149,6 +150,8 @@ def run_generate(args: argparse.Namespace) -> int:
     story = _read_story(args.story) if task == "story" else None
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     pipe = VideoPoetPipeline.from_pretrained(args.model, device=device)
+    if args.upscale and pipe.superres is None:
+        raise ValueError(f"--upscale: the model {args.model or 'shipped with the package'} has no super-resolution stage (superres/)")
     options = {"seed": args.seed, "sampling": sampling_from_arguments(args, pipe.sampling)}
     audio = not args.no_audio
     clip_seconds = pipe.frames / FPS
@@ -177,6 +180,8 @@ def run_generate(args: argparse.Namespace) -> int:
         result = pipe.video_to_audio(args.video, **options)
     elif task == "audio-to-video":
         result = pipe.audio_to_video(args.audio, **options)
+    if args.upscale:
+        result = pipe.upscale(result)
     if output.suffix.lower() == ".png":
         save_image(output, result.frames[0])
     else:

@@ -5,7 +5,8 @@
     export_to_video(result, "out.mp4")
 
 A pipeline directory holds one checkpoint directory per part: `video_tokenizer/`,
-`audio_tokenizer/` and `lm/`. The LM's config records the clips it was trained on (size, frames,
+`audio_tokenizer/` and `lm/`, and optionally `superres/` (token super-resolution, for
+`upscale`). The LM's config records the clips it was trained on (size, frames,
 text encoder), and that fixes the pipeline's clip: `frames` frames at 8 fps, `size` x `size`
 pixels, 16 kHz mono audio. Every task is one pass of the LM over that clip's tokens; longer
 results are made of passes:
@@ -16,7 +17,9 @@ results are made of passes:
   clip; each pass adds 12 frames (1.5 s);
 - story: each prompt after the first continues from the previous segment's last frame by
   image-to-video with the new prompt, so the objects carry over and the motion follows the text;
-- soundtracks: video-to-audio over consecutive clip-length windows of the video.
+- soundtracks: video-to-audio over consecutive clip-length windows of the video;
+- `upscale`: each clip-length window of a result is encoded, its token grid filled in at the
+  super-resolution stage's scale, and decoded at that scale.
 
 Stage k of a result is sampled with seed `seed + k`, so the same seed gives the same result.
 """
@@ -40,6 +43,7 @@ from .io.write import from_uint8_frames, to_uint8_frames, write_video
 from .lm import SamplingConfig, TaskExample, VideoPoetLM, build_sequence, collate, output_codes, sample
 from .lm.sequences import MASKED
 from .pretrained import DEFAULT_MODEL, model_part
+from .superres import DecodingConfig, SuperResTransformer, decode
 from .tokenizers import AudioTokenizer, VideoTokenizer
 from .world.spec import FPS, SAMPLE_RATE
 
@@ -95,6 +99,7 @@ class VideoPoetPipeline:
         text_encoder=None,
         sampling: SamplingConfig | None = None,
         progress: bool = True,
+        superres: SuperResTransformer | None = None,
     ):
         clip = lm.config.clip
         if not clip or not {"size", "frames", "text_encoder"} <= set(clip):
@@ -116,6 +121,17 @@ class VideoPoetPipeline:
         self.audio_frames = math.ceil(self.audio_samples / audio_config.hop)
         self.sampling = sampling or SamplingConfig(temperature=1.0, top_k=64, guidance_scale=3.0)
         self.progress = progress
+        self.superres = None if superres is None else self._checked_superres(superres.eval())
+
+    def _checked_superres(self, superres: SuperResTransformer) -> SuperResTransformer:
+        """`superres` if it fits this pipeline's codes, text and clips; ValueError otherwise."""
+        config = superres.config
+        if 2**config.codebook_bits != self.video_tokenizer.codebook_size:
+            raise ValueError(f"the super-resolution stage takes {2**config.codebook_bits} video codes, the video tokenizer has {self.video_tokenizer.codebook_size}")
+        if config.text_dim != self.lm.config.text_dim:
+            raise ValueError(f"the super-resolution stage reads {config.text_dim}-wide text embeddings, the LM {self.lm.config.text_dim}")
+        superres.check_grids((1, self.latent_shape[0], *(side * config.scale for side in self.latent_shape[1:])), torch.zeros(1, *self.latent_shape, dtype=torch.long))
+        return superres
 
     # ------------------------------------------------------------------------- loading
 
@@ -131,6 +147,8 @@ class VideoPoetPipeline:
         lm = VideoPoetLM.from_pretrained(model_part("lm", directory)).to(device)
         video = VideoTokenizer.from_pretrained(model_part("video_tokenizer", directory)).to(device)
         audio = AudioTokenizer.from_pretrained(model_part("audio_tokenizer", directory)).to(device)
+        if (directory / "superres").is_dir() and "superres" not in options:
+            options["superres"] = SuperResTransformer.from_pretrained(model_part("superres", directory)).to(device)
         return cls(lm, video, audio, **options)
 
     @property
@@ -290,6 +308,43 @@ class VideoPoetPipeline:
         video = self._videos("audio_to_video", seed, sampling, [None] * len(waves), condition_audio=list(codes))
         results = [GenerationResult(frames, wave.numpy(), FPS, SAMPLE_RATE, seed, "audio_to_video") for frames, wave in zip(self._decode(video), waves)]
         return results[0] if single else results
+
+    def upscale(self, result: GenerationResult | Sequence[GenerationResult], seed: int | None = None, decoding: DecodingConfig | None = None):
+        """`result` (or a list of results of one length) at the super-resolution stage's scale:
+        each clip-length window (every clip - 1 frames, the last one padded) is encoded, its
+        token grid filled in by the stage, conditioned on the result's prompt, and decoded.
+        Audio, fps, seed and prompts are kept."""
+        if self.superres is None:
+            raise ValueError("upscale: this pipeline has no super-resolution stage (a superres/ part in its model directory)")
+        results, single = _listed(result)
+        if len({item.frames.shape for item in results}) > 1:
+            raise ValueError(f"upscale: a batch of results must share one shape, got {sorted({item.frames.shape for item in results})}")
+        if results[0].frames.shape[1:3] != (self.size, self.size):
+            raise ValueError(f"upscale: frames of {results[0].frames.shape[1]}x{results[0].frames.shape[2]}, this pipeline makes {self.size}x{self.size}")
+        decoding = replace(decoding or DecodingConfig(), seed=_seed(seed if seed is not None else results[0].seed))
+        count, hop = results[0].frames.shape[0], self.frames - 1
+        starts = list(range(0, max(count - 1, 1), hop))
+        text = None
+        if any(item.prompts for item in results):
+            text = self.text_encoder([item.prompts[0] if item.prompts else "" for item in results])
+        pieces: list[list[np.ndarray]] = [[] for _ in results]
+        for index, start in enumerate(tqdm(starts, desc="upscale", unit="clip", disable=not self.progress, leave=False)):
+            windows = [item.frames[start : start + self.frames] for item in results]
+            if windows[0].shape[0] < self.frames:
+                windows = [np.concatenate([item, np.repeat(item[-1:], self.frames - item.shape[0], axis=0)]) for item in windows]
+            low = torch.stack(self._encode([from_uint8_frames(item) for item in windows])).to(self.device)
+            high = decode(self.superres, low, *self._superres_text(text, len(results)), replace(decoding, seed=decoding.seed + index))
+            for row, frames in enumerate(self._decode(list(high))):
+                pieces[row].append(frames if index == 0 else frames[1:])
+        upscaled = [replace(item, frames=np.concatenate(row)[:count]) for item, row in zip(results, pieces)]
+        return upscaled[0] if single else upscaled
+
+    def _superres_text(self, text, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stage's text condition: (rows, L, E) embeddings and (rows, L) validity (none: all False)."""
+        if text is None:
+            width = self.superres.config.text_dim
+            return torch.zeros(rows, 1, width, device=self.device), torch.zeros(rows, 1, dtype=torch.bool, device=self.device)
+        return text.embeddings.to(self.device), text.mask.to(self.device)
 
     # ------------------------------------------------------------------------- passes
 
