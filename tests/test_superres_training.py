@@ -57,7 +57,7 @@ def test_pairs_give_reproducible_examples_of_matching_grids(pair):
     first, again = pairs[5], pairs[5]
     assert first.high.shape == (3, 4, 4) and first.low.shape == (3, 2, 2) and first.text.shape == (4, 6)
     assert torch.equal(first.masked, again.masked) and torch.equal(first.low, again.low)
-    config = config_for(pairs, text_dim=6, width=16, depth=3, heads=2, window=(3, 2, 2))
+    config = config_for(pairs, width=16, depth=3, heads=2, window=(3, 2, 2))
     assert (config.codebook_bits, config.factors, config.scale, config.max_height) == (6, 2, 2, 4)
 
 
@@ -72,7 +72,7 @@ def test_pairs_of_other_clips_or_sizes_are_refused(tmp_path, pair):
 def tiny_task(pair, seed: int = 0) -> SuperResTask:
     torch.manual_seed(seed)
     pairs = SuperResPairs(TokenShards(pair[0]), TokenShards(pair[1]), low_noise=0.0)
-    model = SuperResTransformer(config_for(pairs, text_dim=6, width=32, depth=3, heads=2, window=(3, 2, 2)))
+    model = SuperResTransformer(config_for(pairs, width=32, depth=3, heads=2, window=(3, 2, 2)))
     return SuperResTask(model, pairs, SuperResValidation(pairs, examples=8))
 
 
@@ -113,3 +113,32 @@ def test_the_train_superres_command_writes_a_loadable_model(pair, tmp_path, caps
     assert model.config.scale == 2 and model.config.width == 16
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert any("val_loss" in entry for entry in log)
+
+
+def test_bicubic_upsampling_keeps_flat_videos_and_doubles_the_size():
+    from videopoet.superres.measure import bicubic
+
+    flat = torch.full((2, 3, 5, 8, 8), 0.25)
+    upsampled = bicubic(flat, 2)
+    assert upsampled.shape == (2, 3, 5, 16, 16)
+    torch.testing.assert_close(upsampled, torch.full_like(upsampled, 0.25))
+
+
+def test_eval_superres_scores_every_variant(tmp_path, capsys):
+    """A tiny untrained stage and tokenizer on 32 -> 64 px Shapes World clips: every figure is
+    there and the ceiling and baseline are measured on the same clips."""
+    from videopoet.superres import SuperResConfig
+    from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
+
+    torch.manual_seed(0)
+    VideoTokenizer(VideoTokenizerConfig(base_channels=8, channel_multipliers=(1, 2, 2), time_downsamples=2, bits=6, image_size=32)).save_pretrained(tmp_path / "video")
+    clip = {"size": 32, "frames": 9, "text_encoder": "all-MiniLM-L6-v2", "text_length": 32}
+    config = SuperResConfig(codebook_bits=6, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=16, max_width=16, clip=clip)
+    SuperResTransformer(config).save_pretrained(tmp_path / "superres")
+    arguments = ["eval", "superres", str(tmp_path / "superres"), "--video-tokenizer", str(tmp_path / "video"), "--clips", "2", "--steps", "2", "--json", str(tmp_path / "sr.json")]
+    assert main(arguments) == 0
+    figures = json.loads((tmp_path / "sr.json").read_text())
+    for variant in ("superres", "bicubic", "tokenizer_high"):
+        assert 0 < figures[variant]["psnr"] < 100 and "all_right" in figures[variant]["evaluator"]
+    assert figures["low"]["psnr"] is None and "colour" in figures["low"]["evaluator"]
+    assert "bicubic 64" in capsys.readouterr().out

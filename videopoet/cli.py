@@ -225,7 +225,7 @@ def _train_superres(args: argparse.Namespace) -> int:
         model = SuperResTransformer.from_pretrained(args.init).train()
     else:
         sizes = dict(width=args.width, depth=args.depth, heads=args.heads, window=tuple(args.window))
-        model = SuperResTransformer(config_for(data, low.settings["text_dim"], **sizes))
+        model = SuperResTransformer(config_for(data, **sizes))
     model.check_grids((1, *data.grid()), low.field(0, "video")[None])
     validation = None
     if args.val_shards:
@@ -234,6 +234,41 @@ def _train_superres(args: argparse.Namespace) -> int:
     print(f"super-resolution: {model.parameter_count() / 1e6:.1f} M parameters, {data.scale}x, high grid {'x'.join(map(str, data.grid()))}, {data.clips} clips")
     trainer = _run_training(SuperResTask(model, data, validation), args, validate_every=args.validate_every if validation else 0)
     print(f"trained to step {trainer.step}; super-resolution model in {trainer.checkpoint_dir}")
+    return 0
+
+
+def _eval_superres(args: argparse.Namespace) -> int:
+    from .superres import DecodingConfig, SuperResTransformer
+    from .superres.measure import measure_upscaling
+    from .tokenizers.text import TextEncoder
+
+    device = _device(args.device)
+    superres = SuperResTransformer.from_pretrained(args.checkpoint).to(device)
+    clip = superres.config.clip
+    if not clip:
+        raise ValueError(f"{args.checkpoint}: the super-resolution config does not record the clips it was trained on (clip)")
+    tokenizer = VideoTokenizer.from_pretrained(args.video_tokenizer).to(device)
+    text = TextEncoder.named(clip["text_encoder"], max_tokens=clip["text_length"], device=device)
+
+    def encode_text(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        embedded = text(captions)
+        return embedded.embeddings, embedded.mask
+
+    decoding = DecodingConfig(steps=args.steps, temperature=args.temperature, text_guidance=args.text_guidance, low_guidance=args.low_guidance, seed=0)
+    figures = measure_upscaling(superres, tokenizer, encode_text, args.clips, clip["size"], clip["frames"], decoding=decoding)
+    high = clip["size"] * superres.config.scale
+    names = {"low": f"decoded {clip['size']}", "superres": f"super-res {high}", "bicubic": f"bicubic {high}", "tokenizer_high": f"tokenizer {high}"}
+    print(f"{args.clips} compositional clips, {decoding}")
+    print("PSNR against the true render (dB): " + ", ".join(f"{names[v]} {f['psnr']:.2f}" for v, f in figures.items() if f["psnr"] is not None))
+    reports = {names[variant]: value["evaluator"] for variant, value in figures.items()}
+    attributes = list(next(iter(reports.values())))
+    print("attribute".ljust(14) + "".join(name.rjust(16) for name in reports))
+    for attribute in attributes:
+        print(attribute.ljust(14) + "".join(f"{report[attribute]:>16.3f}" for report in reports.values()))
+    if args.json:
+        with atomic_path(args.json) as temporary:
+            temporary.write_text(json.dumps({"clips": args.clips, "decoding": vars(decoding), **figures}, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -542,6 +577,18 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.add_argument("--workers", type=int, default=workers, help="processes (default: all cores)")
     shapes.add_argument("--show-failures", type=int, default=10, metavar="N", help="list up to N clips with errors")
     shapes.set_defaults(run=_eval_shapes)
+
+    superres_eval = evaluate.add_parser("superres", help="token super-resolution against bicubic upsampling: PSNR and the evaluator")
+    superres_eval.add_argument("checkpoint", nargs="?", help="super-resolution checkpoint or model directory (default: the shipped model)")
+    superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the shipped one)")
+    superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
+    superres_eval.add_argument("--steps", type=int, default=8, help="parallel decoding steps")
+    superres_eval.add_argument("--temperature", type=float, default=1.0)
+    superres_eval.add_argument("--text-guidance", type=float, default=1.0)
+    superres_eval.add_argument("--low-guidance", type=float, default=1.0)
+    superres_eval.add_argument("--json", help="also write the figures as JSON here")
+    superres_eval.add_argument("--device", default="auto")
+    superres_eval.set_defaults(run=_eval_superres)
 
     tokenizer_eval = evaluate.add_parser("tokenizer", help="PSNR/SSIM/codebook use vs libx264 at the same bits per pixel")
     tokenizer_eval.add_argument(

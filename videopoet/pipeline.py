@@ -80,12 +80,6 @@ def export_to_video(result: GenerationResult, path: str | os.PathLike) -> Path:
     return write_video(path, result.frames, result.fps, audio=result.audio, sample_rate=result.sample_rate)
 
 
-def _text_encoder_path(name: str) -> str | None:
-    from .tokenizers.text import DEFAULT_ENCODER
-
-    return None if name == DEFAULT_ENCODER else name
-
-
 class VideoPoetPipeline:
     """Every task of one trained model (see the module docstring). `sampling` holds the
     defaults each call starts from (its seed is ignored: pass `seed=`); `progress` shows
@@ -161,7 +155,7 @@ class VideoPoetPipeline:
         if self._text_encoder is None:
             from .tokenizers.text import TextEncoder
 
-            self._text_encoder = TextEncoder(_text_encoder_path(self.lm.config.clip["text_encoder"]), max_tokens=self.lm.config.text_length, device=self.device)
+            self._text_encoder = TextEncoder.named(self.lm.config.clip["text_encoder"], max_tokens=self.lm.config.text_length, device=self.device)
         return self._text_encoder
 
     # ------------------------------------------------------------------------- tasks

@@ -51,6 +51,7 @@ class SuperResConfig:
     max_height: int = 32
     max_width: int = 32
     mlp_ratio: float = 8 / 3
+    clip: dict | None = None  # what it was trained on: {"size" (low), "frames", "text_encoder", "text_length"}
 
     def __post_init__(self):
         self.window = tuple(self.window)

@@ -67,6 +67,11 @@ class TextEncoder:
             self._load_with_transformers(device)
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
+    @classmethod
+    def named(cls, name: str, max_tokens: int = MAX_TOKENS, device: str | torch.device = "cpu") -> "TextEncoder":
+        """The encoder a model's config records by `name`: the default's name or a folder."""
+        return cls(None if name == DEFAULT_ENCODER else name, max_tokens=max_tokens, device=device)
+
     def _load_with_transformers(self, device: str | torch.device) -> None:
         from transformers import AutoConfig, AutoModel, AutoTokenizer  # slow to import: only when needed
 

@@ -75,13 +75,15 @@ class SuperResPairs(Dataset):
         return tuple(self.high.field(0, "video").shape)
 
 
-def config_for(pairs: SuperResPairs, text_dim: int, **sizes) -> SuperResConfig:
+def config_for(pairs: SuperResPairs, **sizes) -> SuperResConfig:
     """A model for these pairs: their codebook, scale and grid; `sizes` set width, depth, heads..."""
     bits = int(math.log2(pairs.codebook_size))
     if 2**bits != pairs.codebook_size:
         raise ValueError(f"{pairs.low.folder}: {pairs.codebook_size} video codes is not a power of two (LFQ codes are bit patterns)")
     frames, height, width = pairs.grid()
-    return SuperResConfig(codebook_bits=bits, factors=2 if bits % 2 == 0 else 1, scale=pairs.scale, text_dim=text_dim, max_frames=frames, max_height=height, max_width=width, **sizes)
+    settings = pairs.low.settings
+    clip = {"size": settings["size"], "frames": settings["frames"], "text_encoder": settings["text_encoder"], "text_length": settings["text_length"]}
+    return SuperResConfig(codebook_bits=bits, factors=2 if bits % 2 == 0 else 1, scale=pairs.scale, text_dim=settings["text_dim"], max_frames=frames, max_height=height, max_width=width, clip=clip, **sizes)
 
 
 class SuperResValidation:
