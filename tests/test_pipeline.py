@@ -267,6 +267,7 @@ def test_upscale_doubles_the_picture_and_keeps_the_rest(upscaling_dir, pipe):
     assert big.frames.shape == (FRAMES, 2 * SIZE, 2 * SIZE, 3) and big.frames.dtype == np.uint8
     assert big.audio is result.audio and (big.seed, big.prompts, big.fps) == (result.seed, result.prompts, result.fps)
     assert np.array_equal(upscaling.upscale(result).frames, big.frames)  # seeded by the result
+    assert np.array_equal(upscaling("a red circle", seed=0, upscale=True).frames, big.frames)
     long = upscaling.long_video("a red circle", seconds=3.0, audio=False, seed=1)  # 24 frames: three windows
     assert upscaling.upscale(long).frames.shape == (24, 2 * SIZE, 2 * SIZE, 3)
     pair = upscaling.upscale([result, upscaling.audio_to_video(result.audio, seed=2)])  # with and without a prompt

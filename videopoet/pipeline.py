@@ -168,23 +168,23 @@ class VideoPoetPipeline:
         """Text-to-video; see `text_to_video`."""
         return self.text_to_video(prompt, **options)
 
-    def text_to_video(self, prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def text_to_video(self, prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A clip for `prompt` (objects, motions and the camera, e.g. "the camera pans left")."""
         prompts, single = _listed(prompt)
         seed = _seed(seed)
         codes = self._videos("text_to_video", seed, sampling, prompts)
         results = self._results("text_to_video", self._decode(codes), audio, seed, sampling, [(p,) for p in prompts], codes)
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def text_to_image(self, prompt: str | Sequence[str], seed: int | None = None, sampling: SamplingConfig | None = None):
+    def text_to_image(self, prompt: str | Sequence[str], seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """One frame for `prompt`: frames (1, size, size, 3)."""
         prompts, single = _listed(prompt)
         seed = _seed(seed)
         codes = self._videos("text_to_image", seed, sampling, prompts, length=1)
         results = [GenerationResult(frames, None, FPS, SAMPLE_RATE, seed, "text_to_image", (p,)) for frames, p in zip(self._decode(codes), prompts)]
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def image_to_video(self, image: ImageInput | Sequence[ImageInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def image_to_video(self, image: ImageInput | Sequence[ImageInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A clip that starts from `image` (a file, (H, W, 3) uint8 or (3, H, W) in [-1, 1];
         scaled to cover the clip's size and centre-cropped) and moves as `prompt` says."""
         images, single = _listed(image)
@@ -193,9 +193,9 @@ class VideoPoetPipeline:
         firsts = self._encode([self._image(item)[:, None] for item in images])
         codes = self._from_first_frames("image_to_video", firsts, prompts, seed, sampling)
         results = self._results("image_to_video", self._decode(codes), audio, seed, sampling, [(p,) for p in prompts], codes)
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def continue_video(self, video: VideoInput | Sequence[VideoInput], seconds: float = 1.5, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def continue_video(self, video: VideoInput | Sequence[VideoInput], seconds: float = 1.5, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """`video` (at least 5 frames; a file is read at 8 fps) followed by `seconds` more. A
         list of videos must share one length."""
         videos, single = _listed(video)
@@ -209,9 +209,9 @@ class VideoPoetPipeline:
             raise ValueError(f"video of {length} frames: continuation needs at least {self._context_frames}")
         extended = self._extend(frames, length + _frame_count(seconds, "seconds"), seed, sampling)
         results = self._results("frame_continuation", extended, audio, seed, sampling, [()] * len(frames))
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def long_video(self, prompt: str | Sequence[str], seconds: float = 10.0, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def long_video(self, prompt: str | Sequence[str], seconds: float = 10.0, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """`seconds` of video for `prompt`: a text-to-video clip, then continuation passes."""
         prompts, single = _listed(prompt)
         seed = _seed(seed)
@@ -219,9 +219,9 @@ class VideoPoetPipeline:
         frames = self._decode(self._videos("text_to_video", seed, sampling, prompts))
         frames = [item[:total] for item in self._extend(frames, total, seed + 1, sampling)]
         results = self._results("long_video", frames, audio, seed, sampling, [(p,) for p in prompts])
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def story(self, prompts: Sequence[str] | Sequence[Sequence[str]], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def story(self, prompts: Sequence[str] | Sequence[Sequence[str]], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """One segment per prompt: text-to-video for the first, then image-to-video from the
         previous segment's last frame with each next prompt (the objects carry over). A list of
         stories (lists of prompts) must share one number of segments."""
@@ -243,9 +243,9 @@ class VideoPoetPipeline:
             bar.update(1)
         bar.close()
         results = self._results("story", frames, audio, seed, sampling, [tuple(story) for story in stories])
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def inpaint(self, video: VideoInput | Sequence[VideoInput], mask: ImageInput | Sequence[ImageInput], prompt: str | Sequence[str] = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def inpaint(self, video: VideoInput | Sequence[VideoInput], mask: ImageInput | Sequence[ImageInput], prompt: str | Sequence[str] = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """Regenerate the masked part of a clip-length `video`. mask: True (or white, in an image
         file) where to fill; (H, W) for every frame or (T, H, W); one mask for a list of videos
         or a list of masks. The rest keeps `video`'s pixels."""
@@ -254,9 +254,9 @@ class VideoPoetPipeline:
         if len(masks) != len(videos):
             raise ValueError(f"inpaint: {len(videos)} videos but {len(masks)} masks")
         results = self._fill("inpainting", [self._video(item) for item in videos], [self._mask(item) for item in masks], _matching(prompt, len(videos), "prompt"), audio, seed, sampling)
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def outpaint(self, video: VideoInput | Sequence[VideoInput], border: int, prompt: str | Sequence[str] = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def outpaint(self, video: VideoInput | Sequence[VideoInput], border: int, prompt: str | Sequence[str] = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """Regenerate everything within `border` pixels of the picture's edges."""
         if not 0 < border < self.size / 2:
             raise ValueError(f"border={border}: must be between 1 and {self.size // 2 - 1} pixels for {self.size}x{self.size} clips")
@@ -264,9 +264,9 @@ class VideoPoetPipeline:
         mask = torch.ones(self.size, self.size, dtype=torch.bool)
         mask[border:-border, border:-border] = False
         results = self._fill("outpainting", [self._video(item) for item in videos], [mask] * len(videos), _matching(prompt, len(videos), "prompt"), audio, seed, sampling)
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
-    def stylize(self, video: VideoInput | Sequence[VideoInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None):
+    def stylize(self, video: VideoInput | Sequence[VideoInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A new clip with `video`'s motion and layout (its optical flow and edge map) and the
         look `prompt` describes."""
         from .data.structure import optical_flow_video, structure_video
@@ -279,7 +279,7 @@ class VideoPoetPipeline:
         structures = self._encode([from_uint8_frames(structure_video(item)) for item in frames])
         codes = self._videos("stylization", seed, sampling, prompts, [[flow, structure] for flow, structure in zip(flows, structures)])
         results = self._results("stylization", self._decode(codes), audio, seed, sampling, [(p,) for p in prompts], codes)
-        return results[0] if single else results
+        return self._finish(results, single, upscale)
 
     def video_to_audio(self, video: VideoInput | Sequence[VideoInput], seed: int | None = None, sampling: SamplingConfig | None = None):
         """A soundtrack for `video` (any number of frames; a file is read at 8 fps)."""
@@ -292,7 +292,7 @@ class VideoPoetPipeline:
         results = [GenerationResult(item, sound, FPS, SAMPLE_RATE, seed, "video_to_audio") for item, sound in zip(frames, sounds)]
         return results[0] if single else results
 
-    def audio_to_video(self, audio: AudioInput | Sequence[AudioInput], seed: int | None = None, sampling: SamplingConfig | None = None):
+    def audio_to_video(self, audio: AudioInput | Sequence[AudioInput], seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A clip for a soundtrack of at least the clip's length (16 kHz mono; a file's first
         audio track; longer sound is cut to the clip)."""
         sounds, single = _listed(audio)
@@ -301,6 +301,12 @@ class VideoPoetPipeline:
         codes = self.audio_tokenizer.encode(torch.stack(waves).to(self.device))[:, :, : self.audio_frames].cpu()
         video = self._videos("audio_to_video", seed, sampling, [None] * len(waves), condition_audio=list(codes))
         results = [GenerationResult(frames, wave.numpy(), FPS, SAMPLE_RATE, seed, "audio_to_video") for frames, wave in zip(self._decode(video), waves)]
+        return self._finish(results, single, upscale)
+
+    def _finish(self, results: list[GenerationResult], single: bool, upscale: bool):
+        """A task's return value: its one result or its list, through `upscale` when asked."""
+        if upscale:
+            results = self.upscale(results)
         return results[0] if single else results
 
     def upscale(self, result: GenerationResult | Sequence[GenerationResult], seed: int | None = None, decoding: DecodingConfig | None = None):
