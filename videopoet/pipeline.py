@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -322,16 +322,13 @@ class VideoPoetPipeline:
         if results[0].frames.shape[1:3] != (self.size, self.size):
             raise ValueError(f"upscale: frames of {results[0].frames.shape[1]}x{results[0].frames.shape[2]}, this pipeline makes {self.size}x{self.size}")
         decoding = replace(decoding or DecodingConfig(), seed=_seed(seed if seed is not None else results[0].seed))
-        count, hop = results[0].frames.shape[0], self.frames - 1
-        starts = list(range(0, max(count - 1, 1), hop))
+        count = results[0].frames.shape[0]
         text = None
         if any(item.prompts for item in results):
             text = self.text_encoder([item.prompts[0] if item.prompts else "" for item in results])
         pieces: list[list[np.ndarray]] = [[] for _ in results]
-        for index, start in enumerate(tqdm(starts, desc="upscale", unit="clip", disable=not self.progress, leave=False)):
-            windows = [item.frames[start : start + self.frames] for item in results]
-            if windows[0].shape[0] < self.frames:
-                windows = [np.concatenate([item, np.repeat(item[-1:], self.frames - item.shape[0], axis=0)]) for item in windows]
+        windowed = list(self._windows([item.frames for item in results]))
+        for index, (_, windows) in enumerate(tqdm(windowed, desc="upscale", unit="clip", disable=not self.progress, leave=False)):
             low = torch.stack(self._encode([from_uint8_frames(item) for item in windows])).to(self.device)
             high = decode(self.superres, low, *self._superres_text(text, len(results)), replace(decoding, seed=decoding.seed + index))
             for row, frames in enumerate(self._decode(list(high))):
@@ -455,16 +452,23 @@ class VideoPoetPipeline:
         sounds = self._soundtracks(frames, seed + 1_000, sampling, codes) if audio else [None] * len(frames)
         return [GenerationResult(item, sound, FPS, SAMPLE_RATE, seed, task, prompt) for item, sound, prompt in zip(frames, sounds, prompts)]
 
+    def _windows(self, frames: list[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """(start, clip-length windows) of equal-length (T, H, W, 3) videos, every clip - 1 frames
+        (consecutive windows share a frame); the last window is padded with its last frame."""
+        count = frames[0].shape[0]
+        for start in range(0, max(count - 1, 1), self.frames - 1):
+            windows = [item[start : start + self.frames] for item in frames]
+            if windows[0].shape[0] < self.frames:
+                windows = [np.concatenate([item, np.repeat(item[-1:], self.frames - item.shape[0], axis=0)]) for item in windows]
+            yield start, windows
+
     def _soundtracks(self, frames: list[np.ndarray], seed: int, sampling, codes: list[torch.Tensor] | None = None) -> list[np.ndarray]:
         """(N,) audio for each of `frames` (equal lengths) by video-to-audio over clip-length
         windows every clip - 1 frames (the last window padded with its last frame); `codes` are
         the videos' own codes when they are exactly one clip long."""
         count, hop = frames[0].shape[0], self.frames - 1
         pieces: list[list[np.ndarray]] = [[] for _ in frames]
-        for index, start in enumerate(range(0, max(count - 1, 1), hop)):
-            windows = [item[start : start + self.frames] for item in frames]
-            if windows[0].shape[0] < self.frames:
-                windows = [np.concatenate([item, np.repeat(item[-1:], self.frames - item.shape[0], axis=0)]) for item in windows]
+        for index, (start, windows) in enumerate(self._windows(frames)):
             window_codes = codes if codes is not None and count == self.frames else self._encode([from_uint8_frames(item) for item in windows])
             levels = self.audio_tokenizer.config.levels
             outputs = self._run("video_to_audio", seed + index, sampling, [None] * len(frames), [[c] for c in window_codes], output_audio=(levels, self.audio_frames))
