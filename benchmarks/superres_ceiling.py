@@ -24,6 +24,7 @@ from videopoet.io.write import from_uint8_frames
 from videopoet.metrics import psnr
 from videopoet.superres.measure import bicubic
 from videopoet.tokenizers import VideoTokenizer
+from videopoet.tokenizers.measure import reconstruct
 from videopoet.world.render import render_clip
 
 
@@ -43,12 +44,10 @@ def main() -> None:
         truth_high = from_uint8_frames(render_clip("compositional", seed, high, args.frames).video)
         truth_low = from_uint8_frames(render_clip("compositional", seed, args.low, args.frames).video)
         for name, tokenizer in tokenizers.items():
-            with torch.no_grad():
-                reconstructed_high = tokenizer.decode(tokenizer.encode(truth_high[None])).float().clamp(-1, 1)[0]
-                reconstructed_low = tokenizer.decode(tokenizer.encode(truth_low[None])).float().clamp(-1, 1)
+            (reconstructed_high, reconstructed_low), _ = reconstruct(tokenizer, [truth_high, truth_low], batch_size=1)
             sums[name]["ceiling"] += float(psnr(reconstructed_high, truth_high))
-            sums[name]["bicubic"] += float(psnr(bicubic(reconstructed_low, args.scale)[0], truth_high))
-            sums[name]["low"] += float(psnr(reconstructed_low[0], truth_low))
+            sums[name]["bicubic"] += float(psnr(bicubic(reconstructed_low[None], args.scale)[0], truth_high))
+            sums[name]["low"] += float(psnr(reconstructed_low, truth_low))
 
     print(f"{platform.machine()}, {torch.get_num_threads()} threads, {args.clips} compositional clips, {args.low} -> {high} px")
     print(f"| tokenizer | ceiling at {high} (dB) | bicubic from {args.low} (dB) | ceiling - bicubic | {args.low} reconstruction (dB) |")

@@ -9,7 +9,7 @@ import torch
 
 from videopoet.cli import main
 from videopoet.data.shards import TokenizedClip, TokenShards, write_token_shards
-from videopoet.superres import SuperResTransformer
+from videopoet.superres import SuperResConfig, SuperResTransformer
 from videopoet.train import TrainConfig, Trainer
 from videopoet.train.superres import SuperResPairs, SuperResTask, SuperResValidation, config_for
 
@@ -113,6 +113,11 @@ def test_the_train_superres_command_writes_a_loadable_model(pair, tmp_path, caps
     assert model.config.scale == 2 and model.config.width == 16
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert any("val_loss" in entry for entry in log)
+    other = SuperResTransformer(SuperResConfig(codebook_bits=8, width=16, depth=3, heads=2, window=(3, 2, 2), text_dim=6, max_frames=3, max_height=4, max_width=4))
+    other.save_pretrained(tmp_path / "other")
+    refused = tmp_path / "refused"
+    assert main(["train", "superres", "--low-shards", str(pair[0]), "--high-shards", str(pair[1]), "--out", str(refused), "--init", str(tmp_path / "other")]) == 2
+    assert "takes 256 video codes, the shards have 64" in capsys.readouterr().err and not refused.exists()
 
 
 def test_bicubic_upsampling_keeps_flat_videos_and_doubles_the_size():
@@ -127,7 +132,6 @@ def test_bicubic_upsampling_keeps_flat_videos_and_doubles_the_size():
 def test_eval_superres_scores_every_variant(tmp_path, capsys):
     """A tiny untrained stage and tokenizer on 32 -> 64 px Shapes World clips: every figure is
     there and the ceiling and baseline are measured on the same clips."""
-    from videopoet.superres import SuperResConfig
     from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
 
     torch.manual_seed(0)

@@ -223,6 +223,8 @@ def _train_superres(args: argparse.Namespace) -> int:
     data = SuperResPairs(low, high, args.condition_dropout, args.low_noise, seed=args.seed)
     if args.init:
         model = SuperResTransformer.from_pretrained(args.init).train()
+        if 2**model.config.codebook_bits != data.codebook_size:
+            raise ValueError(f"--init {args.init}: takes {2**model.config.codebook_bits} video codes, the shards have {data.codebook_size}")
     else:
         sizes = dict(width=args.width, depth=args.depth, heads=args.heads, window=tuple(args.window))
         model = SuperResTransformer(config_for(data, **sizes))
@@ -579,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.set_defaults(run=_eval_shapes)
 
     superres_eval = evaluate.add_parser("superres", help="token super-resolution against bicubic upsampling: PSNR and the evaluator")
-    superres_eval.add_argument("checkpoint", nargs="?", help="super-resolution checkpoint or model directory (default: the shipped model)")
+    superres_eval.add_argument("checkpoint", help="super-resolution checkpoint, or a model directory with a superres/ part")
     superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the shipped one)")
     superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
     superres_eval.add_argument("--steps", type=int, default=8, help="parallel decoding steps")

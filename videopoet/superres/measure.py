@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from ..io.write import from_uint8_frames
 from ..metrics import psnr
 from ..tokenizers import VideoTokenizer
+from ..tokenizers.measure import reconstruct
 from ..world import parse, render_clip
 from ..world.evaluator import EvalReport, observe, score_clip
 from .decoding import DecodingConfig, decode
@@ -56,17 +57,16 @@ def measure_upscaling(
         low_clips = [render_clip(split, seed, low_size, frames) for seed in seeds]
         truths = torch.stack([from_uint8_frames(render_clip(split, seed, high_size, frames).video) for seed in seeds])
         captions = [clip.caption for clip in low_clips]
-        with torch.no_grad():
-            low_codes = tokenizer.encode(torch.stack([from_uint8_frames(clip.video) for clip in low_clips]).to(device))
-            low_videos = tokenizer.decode(low_codes).float().clamp(-1, 1).cpu()
-            text, valid = encode_text(captions)
-            high_codes = decode(superres, low_codes, text.to(device), valid.to(device), replace(decoding, seed=(decoding.seed or 0) + start))
-            videos = {
-                "low": low_videos,
-                "superres": tokenizer.decode(high_codes).float().clamp(-1, 1).cpu(),
-                "bicubic": bicubic(low_videos, superres.config.scale),
-                "tokenizer_high": tokenizer.decode(tokenizer.encode(truths.to(device))).float().clamp(-1, 1).cpu(),
-            }
+        low_codes = tokenizer.encode(torch.stack([from_uint8_frames(clip.video) for clip in low_clips]).to(device))
+        low_videos = tokenizer.decode(low_codes).float().cpu()
+        text, valid = encode_text(captions)
+        high_codes = decode(superres, low_codes, text.to(device), valid.to(device), replace(decoding, seed=(decoding.seed or 0) + start))
+        videos = {
+            "low": low_videos,
+            "superres": tokenizer.decode(high_codes).float().cpu(),
+            "bicubic": bicubic(low_videos, superres.config.scale),
+            "tokenizer_high": torch.stack(reconstruct(tokenizer, list(truths))[0]).float(),
+        }
         for variant, batch in videos.items():
             for row, (video, caption) in enumerate(zip(batch, captions)):
                 reports[variant].add(score_clip(observe(video), parse(caption)))
