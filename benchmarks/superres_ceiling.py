@@ -20,9 +20,8 @@ import platform
 import torch
 from tqdm import tqdm
 
-from videopoet.io.write import from_uint8_frames
+from videopoet.io.write import bicubic_resize, from_uint8_frames
 from videopoet.metrics import psnr
-from videopoet.superres.measure import bicubic
 from videopoet.tokenizers import VideoTokenizer
 from videopoet.tokenizers.measure import reconstruct
 from videopoet.world.render import render_clip
@@ -46,7 +45,7 @@ def main() -> None:
         for name, tokenizer in tokenizers.items():
             (reconstructed_high, reconstructed_low), _ = reconstruct(tokenizer, [truth_high, truth_low], batch_size=1)
             sums[name]["ceiling"] += float(psnr(reconstructed_high, truth_high))
-            sums[name]["bicubic"] += float(psnr(bicubic(reconstructed_low[None], args.scale)[0], truth_high))
+            sums[name]["bicubic"] += float(psnr(bicubic_resize(reconstructed_low[None], high)[0], truth_high))
             sums[name]["low"] += float(psnr(reconstructed_low, truth_low))
 
     print(f"{platform.machine()}, {torch.get_num_threads()} threads, {args.clips} compositional clips, {args.low} -> {high} px")

@@ -63,6 +63,25 @@ def upscaling_dir(model_dir, tmp_path_factory):
     return directory
 
 
+@pytest.fixture(scope="session")
+def larger_stage_dir(model_dir, tmp_path_factory):
+    """The tiny model directory plus a 2x stage trained (untrained here) on clips twice the
+    LM's size, and its own decoder: as the shipped 64 -> 128 stage beside the 32 px LM."""
+    directory = tmp_path_factory.mktemp("pipeline-larger-stage")
+    for part in ("video_tokenizer", "audio_tokenizer", "lm"):
+        shutil.copytree(model_dir / part, directory / part)
+    torch.manual_seed(1)
+    clip = {"size": 2 * SIZE, "frames": FRAMES, "text_encoder": "all-MiniLM-L6-v2", "text_length": 24}
+    config = SuperResConfig(codebook_bits=6, factors=2, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=16, max_width=16, clip=clip)
+    SuperResTransformer(config).save_pretrained(directory / "superres")
+    decoder = VideoTokenizer.from_pretrained(model_dir / "video_tokenizer")
+    with torch.no_grad():
+        for parameter in decoder.decoder.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    decoder.save_pretrained(directory / "superres_decoder")
+    return directory
+
+
 def clip_frames(seed: int = 0, frames: int = FRAMES) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (frames, SIZE, SIZE, 3), dtype=np.uint8)
 
@@ -278,6 +297,26 @@ def test_upscale_doubles_the_picture_and_keeps_the_rest(upscaling_dir, pipe):
         upscaling.upscale(big)
     with pytest.raises(ValueError, match="one shape"):
         upscaling.upscale([result, long])
+
+
+def test_a_stage_for_larger_clips_gets_resized_frames_and_its_own_decoder(larger_stage_dir, upscaling_dir, model_dir):
+    staged = VideoPoetPipeline.from_pretrained(larger_stage_dir, progress=False, sampling=SamplingConfig(top_k=8))
+    assert staged.superres_decoder is not None and staged.upscaled_size == 4 * SIZE
+    result = staged("a red circle", seed=0)
+    big = staged.upscale(result)
+    assert big.frames.shape == (FRAMES, 4 * SIZE, 4 * SIZE, 3)
+    stage_only = VideoPoetPipeline.from_pretrained(larger_stage_dir, progress=False, superres_decoder=None)
+    assert stage_only.superres_decoder is None  # an explicit option wins over the directory's part
+    assert not np.array_equal(stage_only.upscale(result).frames, big.frames)  # the high codes went through the other decoder
+    assert VideoPoetPipeline.from_pretrained(upscaling_dir, progress=False).upscaled_size == 2 * SIZE
+    with pytest.raises(ValueError, match="decoder without a super-resolution stage"):
+        VideoPoetPipeline.from_pretrained(model_dir, superres_decoder=staged.superres_decoder)
+
+
+def test_upscale_without_a_stage_is_refused_before_generating(pipe, monkeypatch):
+    monkeypatch.setattr(pipe, "_videos", lambda *args, **kwargs: pytest.fail("generated before refusing"))
+    with pytest.raises(ValueError, match="no super-resolution stage"):
+        pipe("a red circle", upscale=True)
 
 
 def test_generate_command_upscales(upscaling_dir, model_dir, tmp_path, capsys):

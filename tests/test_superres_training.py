@@ -120,11 +120,11 @@ def test_the_train_superres_command_writes_a_loadable_model(pair, tmp_path, caps
     assert "takes 256 video codes, the shards have 64" in capsys.readouterr().err and not refused.exists()
 
 
-def test_bicubic_upsampling_keeps_flat_videos_and_doubles_the_size():
-    from videopoet.superres.measure import bicubic
+def test_bicubic_upsampling_keeps_flat_videos_and_makes_the_size():
+    from videopoet.io.write import bicubic_resize
 
     flat = torch.full((2, 3, 5, 8, 8), 0.25)
-    upsampled = bicubic(flat, 2)
+    upsampled = bicubic_resize(flat, 16)
     assert upsampled.shape == (2, 3, 5, 16, 16)
     torch.testing.assert_close(upsampled, torch.full_like(upsampled, 0.25))
 

@@ -44,3 +44,24 @@ def test_tokenize_command_writes_shards_that_match_the_tokenizers(tmp_path):
     assert main(command) == 0  # a finished folder: nothing to do
     assert main([*command[:-4], "--size", "48", *command[-4:]]) == 2  # other settings are refused, nothing lost
     assert len(TokenShards(out)) == 3
+
+
+def test_tokenize_video_codes_only_skips_the_other_fields_and_lm_training_refuses_them(tmp_path, capsys):
+    from videopoet.cli import main
+    from videopoet.train.lm import vocabulary_of
+
+    full, video_only = tmp_path / "full", tmp_path / "video"
+    common = ["tokenize", "--world", "train", "--n", "2", "--size", "32", "--device", "cpu"]
+    assert main([*common, "--out", str(full)]) == 0
+    assert main([*common, "--out", str(video_only), "--fields", "video"]) == 0
+    shards = TokenShards(video_only)
+    assert shards.fields == ("video",) and sorted(path.name for path in (video_only / "shard-00000").glob("*.npy")) == ["text.npy", "text_mask.npy", "video.npy"]
+    assert torch.equal(shards.field(1, "video"), TokenShards(full).field(1, "video"))  # the same codes
+    with pytest.raises(ValueError, match="needs the audio codes; this folder holds video only"):
+        shards.field(0, "audio")
+    with pytest.raises(ValueError, match="task mixture needs the audio, flow, structure codes"):
+        vocabulary_of(shards)
+    assert main([*common, "--out", str(video_only), "--fields", "video,audio"]) == 2  # other settings: refused
+    for fields, reason in (("audio", "always stored; add video"), ("video,colour", "unknown")):
+        assert main([*common, "--out", str(tmp_path / "refused"), "--fields", fields]) == 2
+        assert reason in capsys.readouterr().err and not (tmp_path / "refused").exists()

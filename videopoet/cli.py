@@ -152,11 +152,13 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
 
 
 def _tokenize(args: argparse.Namespace) -> int:
+    from .data.shards import check_fields
     from .data.tokenize import ClipTokenizer, FolderSource, WorldSource, tokenize_source  # OpenCV only when tokenizing
     from .tokenizers.text import TextEncoder
 
     if (args.world is None) == (args.folder is None):
         raise ValueError("give exactly one source: --world SPLIT (Shapes World clips) or --folder DIR (captions.jsonl + videos)")
+    fields = check_fields([name.strip() for name in args.fields.split(",") if name.strip()])
     video = VideoTokenizer.from_pretrained(args.video_tokenizer or args.model)
     size = args.size or video.config.image_size
     video.latent_shape(args.frames, size, size)  # refuse sizes the tokenizer cannot take, before any work
@@ -169,7 +171,7 @@ def _tokenize(args: argparse.Namespace) -> int:
     device = _device(args.device)
     audio = AudioTokenizer.from_pretrained(args.audio_tokenizer or args.model)
     text = TextEncoder(args.text_encoder, max_tokens=args.text_length, device=device)
-    folder = tokenize_source(source, ClipTokenizer(video, audio, text, device), args.out, args.shard_size, args.batch_size)
+    folder = tokenize_source(source, ClipTokenizer(video, audio, text, device, fields), args.out, args.shard_size, args.batch_size)
     print(f"token shards in {folder}")
     return 0
 
@@ -249,7 +251,12 @@ def _eval_superres(args: argparse.Namespace) -> int:
     clip = superres.config.clip
     if not clip:
         raise ValueError(f"{args.checkpoint}: the super-resolution config does not record the clips it was trained on (clip)")
-    tokenizer = VideoTokenizer.from_pretrained(args.video_tokenizer).to(device)
+    model_dir = None if (Path(args.checkpoint) / "config.json").is_file() else Path(args.checkpoint)  # else a checkpoint directory
+    tokenizer = VideoTokenizer.from_pretrained(args.video_tokenizer or model_dir).to(device)
+    decoder_path = args.decoder
+    if decoder_path is None and model_dir is not None and (model_dir / "superres_decoder").is_dir():
+        decoder_path = model_dir / "superres_decoder"
+    decoder = None if decoder_path is None else VideoTokenizer.from_pretrained(decoder_path).to(device)
     text = TextEncoder.named(clip["text_encoder"], max_tokens=clip["text_length"], device=device)
 
     def encode_text(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,10 +264,10 @@ def _eval_superres(args: argparse.Namespace) -> int:
         return embedded.embeddings, embedded.mask
 
     decoding = DecodingConfig(steps=args.steps, temperature=args.temperature, text_guidance=args.text_guidance, low_guidance=args.low_guidance, seed=0)
-    figures = measure_upscaling(superres, tokenizer, encode_text, args.clips, clip["size"], clip["frames"], decoding=decoding)
+    figures = measure_upscaling(superres, tokenizer, encode_text, args.clips, clip["size"], clip["frames"], decoding=decoding, decoder=decoder)
     high = clip["size"] * superres.config.scale
     names = {"low": f"decoded {clip['size']}", "superres": f"super-res {high}", "bicubic": f"bicubic {high}", "tokenizer_high": f"tokenizer {high}"}
-    print(f"{args.clips} compositional clips, {decoding}")
+    print(f"{args.clips} compositional clips, {decoding}, high resolution decoded by {decoder_path or 'the video tokenizer'}")
     print("PSNR against the true render (dB): " + ", ".join(f"{names[v]} {f['psnr']:.2f}" for v, f in figures.items() if f["psnr"] is not None))
     reports = {names[variant]: value["evaluator"] for variant, value in figures.items()}
     attributes = list(next(iter(reports.values())))
@@ -508,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--text-length", type=int, default=32, help="text positions per caption (longer ones are truncated)")
     tokenize.add_argument("--shard-size", type=int, default=256, help="clips per shard")
     tokenize.add_argument("--batch-size", type=int, default=8, help="clips tokenized together")
+    tokenize.add_argument("--fields", default="video,audio,flow,structure", help="code fields to make, comma-separated (video always; LM training needs all four, `train superres` video alone)")
     tokenize.add_argument("--device", default="auto")
     tokenize.set_defaults(run=_tokenize)
 
@@ -582,7 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     superres_eval = evaluate.add_parser("superres", help="token super-resolution against bicubic upsampling: PSNR and the evaluator")
     superres_eval.add_argument("checkpoint", help="super-resolution checkpoint, or a model directory with a superres/ part")
-    superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the shipped one)")
+    superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the checkpoint's model directory's, else the shipped one)")
+    superres_eval.add_argument("--decoder", help="video tokenizer checkpoint whose decoder makes the high-resolution frames (default: the model directory's superres_decoder/ part, else --video-tokenizer)")
     superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
     superres_eval.add_argument("--steps", type=int, default=8, help="parallel decoding steps")
     superres_eval.add_argument("--temperature", type=float, default=1.0)

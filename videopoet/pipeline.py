@@ -6,7 +6,8 @@
 
 A pipeline directory holds one checkpoint directory per part: `video_tokenizer/`,
 `audio_tokenizer/` and `lm/`, and optionally `superres/` (token super-resolution, for
-`upscale`). The LM's config records the clips it was trained on (size, frames,
+`upscale`) with `superres_decoder/` (a video tokenizer whose decoder was trained for the
+stage's output size on the same codes; without it the video tokenizer decodes that too). The LM's config records the clips it was trained on (size, frames,
 text encoder), and that fixes the pipeline's clip: `frames` frames at 8 fps, `size` x `size`
 pixels, 16 kHz mono audio. Every task is one pass of the LM over that clip's tokens; longer
 results are made of passes:
@@ -19,7 +20,9 @@ results are made of passes:
   image-to-video with the new prompt, so the objects carry over and the motion follows the text;
 - soundtracks: video-to-audio over consecutive clip-length windows of the video;
 - `upscale`: each clip-length window of a result is encoded, its token grid filled in at the
-  super-resolution stage's scale, and decoded at that scale.
+  super-resolution stage's scale, and decoded at that scale. A stage trained on larger clips
+  than the LM's (the shipped one: 64 -> 128 px, beside a 32 px LM) gets the frames resized
+  bicubically to its input size first.
 
 Stage k of a result is sampled with seed `seed + k`, so the same seed gives the same result.
 """
@@ -39,7 +42,7 @@ from tqdm.auto import tqdm
 
 from .io.errors import MediaError
 from .io.read import read_audio, read_video, resize_and_crop
-from .io.write import from_uint8_frames, to_uint8_frames, write_video
+from .io.write import bicubic_resize, from_uint8_frames, to_uint8_frames, write_video
 from .lm import SamplingConfig, TaskExample, VideoPoetLM, build_sequence, collate, output_codes, sample
 from .lm.sequences import MASKED
 from .pretrained import DEFAULT_MODEL, model_part
@@ -94,6 +97,7 @@ class VideoPoetPipeline:
         sampling: SamplingConfig | None = None,
         progress: bool = True,
         superres: SuperResTransformer | None = None,
+        superres_decoder: VideoTokenizer | None = None,
     ):
         clip = lm.config.clip
         if not clip or not {"size", "frames", "text_encoder"} <= set(clip):
@@ -115,7 +119,12 @@ class VideoPoetPipeline:
         self.audio_frames = math.ceil(self.audio_samples / audio_config.hop)
         self.sampling = sampling or SamplingConfig(temperature=1.0, top_k=64, guidance_scale=3.0)
         self.progress = progress
+        if superres_decoder is not None and superres is None:
+            raise ValueError("a super-resolution decoder without a super-resolution stage")
         self.superres = None if superres is None else self._checked_superres(superres.eval())
+        if superres_decoder is not None and superres_decoder.codebook_size != video_tokenizer.codebook_size:
+            raise ValueError(f"the super-resolution decoder has {superres_decoder.codebook_size} video codes, the video tokenizer {video_tokenizer.codebook_size}")
+        self.superres_decoder = None if superres_decoder is None else superres_decoder.eval()
 
     def _checked_superres(self, superres: SuperResTransformer) -> SuperResTransformer:
         """`superres` if it fits this pipeline's codes, text and clips; ValueError otherwise."""
@@ -124,8 +133,23 @@ class VideoPoetPipeline:
             raise ValueError(f"the super-resolution stage takes {2**config.codebook_bits} video codes, the video tokenizer has {self.video_tokenizer.codebook_size}")
         if config.text_dim != self.lm.config.text_dim:
             raise ValueError(f"the super-resolution stage reads {config.text_dim}-wide text embeddings, the LM {self.lm.config.text_dim}")
-        superres.check_grids((1, self.latent_shape[0], *(side * config.scale for side in self.latent_shape[1:])), torch.zeros(1, *self.latent_shape, dtype=torch.long))
+        size = int((config.clip or {}).get("size", self.size))
+        low = self.video_tokenizer.latent_shape(self.frames, size, size)
+        superres.check_grids((1, low[0], *(side * config.scale for side in low[1:])), torch.zeros(1, *low, dtype=torch.long))
         return superres
+
+    @property
+    def upscaled_size(self) -> int | None:
+        """The side of upscaled frames (None without a super-resolution stage)."""
+        return None if self.superres is None else self._superres_input_size * self.superres.config.scale
+
+    @property
+    def _superres_input_size(self) -> int:
+        return int((self.superres.config.clip or {}).get("size", self.size))
+
+    def _check_upscale(self, upscale: bool) -> None:
+        if upscale and self.superres is None:
+            raise ValueError("upscale: this pipeline has no super-resolution stage (a superres/ part in its model directory)")
 
     # ------------------------------------------------------------------------- loading
 
@@ -143,6 +167,8 @@ class VideoPoetPipeline:
         audio = AudioTokenizer.from_pretrained(model_part("audio_tokenizer", directory)).to(device)
         if (directory / "superres").is_dir() and "superres" not in options:
             options["superres"] = SuperResTransformer.from_pretrained(model_part("superres", directory)).to(device)
+            if (directory / "superres_decoder").is_dir() and "superres_decoder" not in options:
+                options["superres_decoder"] = VideoTokenizer.from_pretrained(model_part("superres_decoder", directory)).to(device)
         return cls(lm, video, audio, **options)
 
     @property
@@ -170,6 +196,7 @@ class VideoPoetPipeline:
 
     def text_to_video(self, prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A clip for `prompt` (objects, motions and the camera, e.g. "the camera pans left")."""
+        self._check_upscale(upscale)
         prompts, single = _listed(prompt)
         seed = _seed(seed)
         codes = self._videos("text_to_video", seed, sampling, prompts)
@@ -178,6 +205,7 @@ class VideoPoetPipeline:
 
     def text_to_image(self, prompt: str | Sequence[str], seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """One frame for `prompt`: frames (1, size, size, 3)."""
+        self._check_upscale(upscale)
         prompts, single = _listed(prompt)
         seed = _seed(seed)
         codes = self._videos("text_to_image", seed, sampling, prompts, length=1)
@@ -187,6 +215,7 @@ class VideoPoetPipeline:
     def image_to_video(self, image: ImageInput | Sequence[ImageInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A clip that starts from `image` (a file, (H, W, 3) uint8 or (3, H, W) in [-1, 1];
         scaled to cover the clip's size and centre-cropped) and moves as `prompt` says."""
+        self._check_upscale(upscale)
         images, single = _listed(image)
         prompts = _matching(prompt, len(images), "prompt")
         seed = _seed(seed)
@@ -198,6 +227,7 @@ class VideoPoetPipeline:
     def continue_video(self, video: VideoInput | Sequence[VideoInput], seconds: float = 1.5, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """`video` (at least 5 frames; a file is read at 8 fps) followed by `seconds` more. A
         list of videos must share one length."""
+        self._check_upscale(upscale)
         videos, single = _listed(video)
         seed = _seed(seed)
         frames = [to_uint8_frames(self._video(item, exact=False)) for item in videos]
@@ -213,6 +243,7 @@ class VideoPoetPipeline:
 
     def long_video(self, prompt: str | Sequence[str], seconds: float = 10.0, audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """`seconds` of video for `prompt`: a text-to-video clip, then continuation passes."""
+        self._check_upscale(upscale)
         prompts, single = _listed(prompt)
         seed = _seed(seed)
         total = _frame_count(seconds, "seconds")
@@ -225,6 +256,7 @@ class VideoPoetPipeline:
         """One segment per prompt: text-to-video for the first, then image-to-video from the
         previous segment's last frame with each next prompt (the objects carry over). A list of
         stories (lists of prompts) must share one number of segments."""
+        self._check_upscale(upscale)
         if isinstance(prompts, str) or not prompts:
             raise ValueError("story: needs a list of prompts (one per segment)")
         single = isinstance(prompts[0], str)
@@ -249,6 +281,7 @@ class VideoPoetPipeline:
         """Regenerate the masked part of a clip-length `video`. mask: True (or white, in an image
         file) where to fill; (H, W) for every frame or (T, H, W); one mask for a list of videos
         or a list of masks. The rest keeps `video`'s pixels."""
+        self._check_upscale(upscale)
         videos, single = _listed(video)
         masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(videos)
         if len(masks) != len(videos):
@@ -258,6 +291,7 @@ class VideoPoetPipeline:
 
     def outpaint(self, video: VideoInput | Sequence[VideoInput], border: int, prompt: str | Sequence[str] = "", audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """Regenerate everything within `border` pixels of the picture's edges."""
+        self._check_upscale(upscale)
         if not 0 < border < self.size / 2:
             raise ValueError(f"border={border}: must be between 1 and {self.size // 2 - 1} pixels for {self.size}x{self.size} clips")
         videos, single = _listed(video)
@@ -269,6 +303,7 @@ class VideoPoetPipeline:
     def stylize(self, video: VideoInput | Sequence[VideoInput], prompt: str | Sequence[str], audio: bool = True, seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A new clip with `video`'s motion and layout (its optical flow and edge map) and the
         look `prompt` describes."""
+        self._check_upscale(upscale)
         from .data.structure import optical_flow_video, structure_video
 
         videos, single = _listed(video)
@@ -295,6 +330,7 @@ class VideoPoetPipeline:
     def audio_to_video(self, audio: AudioInput | Sequence[AudioInput], seed: int | None = None, sampling: SamplingConfig | None = None, upscale: bool = False):
         """A clip for a soundtrack of at least the clip's length (16 kHz mono; a file's first
         audio track; longer sound is cut to the clip)."""
+        self._check_upscale(upscale)
         sounds, single = _listed(audio)
         seed = _seed(seed)
         waves = [self._audio(item) for item in sounds]
@@ -314,8 +350,7 @@ class VideoPoetPipeline:
         each clip-length window (every clip - 1 frames, the last one padded) is encoded, its
         token grid filled in by the stage, conditioned on the result's prompt, and decoded.
         Audio, fps, seed and prompts are kept."""
-        if self.superres is None:
-            raise ValueError("upscale: this pipeline has no super-resolution stage (a superres/ part in its model directory)")
+        self._check_upscale(True)
         results, single = _listed(result)
         if len({item.frames.shape for item in results}) > 1:
             raise ValueError(f"upscale: a batch of results must share one shape, got {sorted({item.frames.shape for item in results})}")
@@ -329,9 +364,12 @@ class VideoPoetPipeline:
         pieces: list[list[np.ndarray]] = [[] for _ in results]
         windowed = list(self._windows([item.frames for item in results]))
         for index, (_, windows) in enumerate(tqdm(windowed, desc="upscale", unit="clip", disable=not self.progress, leave=False)):
-            low = torch.stack(self._encode([from_uint8_frames(item) for item in windows])).to(self.device)
+            videos = [from_uint8_frames(item) for item in windows]
+            if self._superres_input_size != self.size:
+                videos = list(bicubic_resize(torch.stack(videos), self._superres_input_size))
+            low = torch.stack(self._encode(videos)).to(self.device)
             high = decode(self.superres, low, *self._superres_text(text, len(results)), replace(decoding, seed=decoding.seed + index))
-            for row, frames in enumerate(self._decode(list(high))):
+            for row, frames in enumerate(self._decode(list(high), self.superres_decoder)):
                 pieces[row].append(frames if index == 0 else frames[1:])
         upscaled = [replace(item, frames=np.concatenate(row)[:count]) for item, row in zip(results, pieces)]
         return upscaled[0] if single else upscaled
@@ -488,9 +526,10 @@ class VideoPoetPipeline:
         return list(self.video_tokenizer.encode(torch.stack(videos).to(self.device, dtype)).cpu())
 
     @torch.no_grad()
-    def _decode(self, codes: list[torch.Tensor]) -> list[np.ndarray]:
-        """Equal-shaped (t, h, w) codes -> (T, H, W, 3) uint8 frames each."""
-        videos = self.video_tokenizer.decode(torch.stack(codes).to(self.device)).float()
+    def _decode(self, codes: list[torch.Tensor], tokenizer: VideoTokenizer | None = None) -> list[np.ndarray]:
+        """Equal-shaped (t, h, w) codes -> (T, H, W, 3) uint8 frames each, by `tokenizer`'s
+        decoder (default: the video tokenizer's)."""
+        videos = (tokenizer or self.video_tokenizer).decode(torch.stack(codes).to(self.device)).float()
         return [to_uint8_frames(video) for video in videos]
 
     def _image(self, image: ImageInput) -> torch.Tensor:

@@ -13,6 +13,9 @@ A shard folder holds `manifest.json` and one sub-folder per shard of up to `shar
         text_mask.npy        (n, L) bool        which of the L text positions hold a token
         captions.jsonl       the caption (and source) of each clip
 
+A folder may hold only some of the code fields (`settings["fields"]`, video always): token
+super-resolution, for one, needs the video codes and the text alone.
+
 Each shard is written to a temporary folder and renamed into place, and the manifest is rewritten
 (atomically) after every shard, so a killed tokenizing pass resumes at the first missing shard.
 """
@@ -42,12 +45,12 @@ FIELDS = (*CODE_FIELDS, "text", "text_mask")
 @dataclass
 class TokenizedClip:
     """One clip's tokens. video, flow, structure: (t, h, w); audio: (levels, frames) int64;
-    text: (L, E) float; text_mask: (L,) bool."""
+    text: (L, E) float; text_mask: (L,) bool. A code field the folder does not store is None."""
 
     video: np.ndarray
-    audio: np.ndarray
-    flow: np.ndarray
-    structure: np.ndarray
+    audio: np.ndarray | None
+    flow: np.ndarray | None
+    structure: np.ndarray | None
     text: np.ndarray
     text_mask: np.ndarray
     caption: str
@@ -56,6 +59,16 @@ class TokenizedClip:
 
 def _code_dtype(codebook_size: int) -> np.dtype:
     return np.dtype(np.int16) if codebook_size <= 2**15 else np.dtype(np.int32)
+
+
+def check_fields(fields: Sequence[str]) -> tuple[str, ...]:
+    """`fields` as stored (in CODE_FIELDS order); ValueError for unknown names or no video."""
+    unknown = sorted(set(fields) - set(CODE_FIELDS))
+    if unknown:
+        raise ValueError(f"code fields {unknown}: unknown (known: {', '.join(CODE_FIELDS)})")
+    if "video" not in fields:
+        raise ValueError(f"code fields {list(fields)}: the video codes are always stored; add video")
+    return tuple(name for name in CODE_FIELDS if name in fields)
 
 
 def _read_manifest(folder: Path) -> dict | None:
@@ -119,7 +132,7 @@ def write_token_shards(
 def _write_shard(target: Path, clips: list[TokenizedClip], settings: dict) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        for name in CODE_FIELDS:
+        for name in settings.get("fields", CODE_FIELDS):
             size = settings["audio_codes"] if name == "audio" else settings["video_codes"]
             np.save(staging / f"{name}.npy", np.stack([getattr(clip, name) for clip in clips]).astype(_code_dtype(size)))
         np.save(staging / "text.npy", np.stack([clip.text for clip in clips]).astype(np.float16))
@@ -147,12 +160,13 @@ class TokenShards:
         if manifest.get("format") != FORMAT_VERSION:
             raise ValueError(f"{self.folder}: token shard format {manifest.get('format')}, this version reads {FORMAT_VERSION}")
         self.settings = manifest["settings"]
+        self.fields = check_fields(self.settings.get("fields", CODE_FIELDS))
         self.complete = sum(shard["count"] for shard in manifest["shards"]) == manifest["count"]
         self.arrays: list[dict[str, np.ndarray]] = []
         self.captions: list[str] = []
         for shard in manifest["shards"]:
             path = self.folder / shard["name"]
-            self.arrays.append({name: np.load(path / f"{name}.npy", mmap_mode="r") for name in FIELDS})
+            self.arrays.append({name: np.load(path / f"{name}.npy", mmap_mode="r") for name in (*self.fields, "text", "text_mask")})
             with open(path / "captions.jsonl", encoding="utf-8") as handle:
                 self.captions.extend(json.loads(line)["caption"] for line in handle if line.strip())
         self.offsets = np.cumsum([0] + [shard["count"] for shard in manifest["shards"]])
@@ -168,7 +182,15 @@ class TokenShards:
         shard = int(np.searchsorted(self.offsets, index, side="right")) - 1
         return self.arrays[shard], index - int(self.offsets[shard])
 
+    def require(self, fields: Sequence[str], purpose: str) -> None:
+        """ValueError unless the folder stores every code field in `fields`."""
+        missing = [name for name in fields if name not in self.fields]
+        if missing:
+            raise ValueError(f"{self.folder}: {purpose} needs the {', '.join(missing)} codes; this folder holds {', '.join(self.fields)} only (tokenize it again with --fields {','.join(CODE_FIELDS)})")
+
     def field(self, index: int, name: str) -> torch.Tensor:
+        if name in CODE_FIELDS:
+            self.require((name,), f"reading {name}")
         arrays, row = self._locate(index)
         value = np.asarray(arrays[name][row])
         if name in CODE_FIELDS:

@@ -1,7 +1,8 @@
 """The tokenizing pass: clips (Shapes World or a captioned folder) -> token shards.
 
 Each clip gives video codes, audio codes, the codes of its optical-flow and edge-map videos (the
-stylization conditions) and its caption's text embeddings; `data.shards` stores them.
+stylization conditions) and its caption's text embeddings; `data.shards` stores them. A pass may
+make only some of the code fields (video always), skipping the work of the others.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..tokenizers.text import TextEncoder
 from ..world.render import render_clip
 from ..world.spec import FPS, SAMPLE_RATE, check_split
 from .captions import read_captions
-from .shards import TokenizedClip, write_token_shards
+from .shards import CODE_FIELDS, TokenizedClip, check_fields, write_token_shards
 from .structure import optical_flow_video, structure_video
 
 
@@ -95,14 +96,17 @@ class FolderSource:
 
 
 class ClipTokenizer:
-    """Turns raw clips into TokenizedClips with the given tokenizers and text encoder."""
+    """Turns raw clips into TokenizedClips with the given tokenizers and text encoder, making
+    the code fields in `fields` (the others are None)."""
 
-    def __init__(self, video: VideoTokenizer, audio: AudioTokenizer, text: TextEncoder, device: str | torch.device = "cpu"):
+    def __init__(self, video: VideoTokenizer, audio: AudioTokenizer, text: TextEncoder, device: str | torch.device = "cpu", fields: Sequence[str] = CODE_FIELDS):
         self.video, self.audio, self.text = video.to(device).eval(), audio.to(device).eval(), text
         self.device = torch.device(device)
+        self.fields = check_fields(fields)
 
     def settings(self) -> dict:
         return {
+            "fields": list(self.fields),
             "video_codes": self.video.codebook_size,
             "video_tokenizer": self.video.config.to_dict(),
             "audio_codes": self.audio.config.codebook_size,
@@ -123,10 +127,13 @@ class ClipTokenizer:
         if not clips:
             return []
         videos = self._encode_videos([clip.video for clip in clips])
-        flows = self._encode_videos([optical_flow_video(clip.video) for clip in clips])
-        structures = self._encode_videos([structure_video(clip.video) for clip in clips])
-        waves = torch.from_numpy(np.stack([clip.audio for clip in clips])).to(self.device)
-        audio = self.audio.encode(waves).cpu().numpy()
+        none = [None] * len(clips)
+        flows = self._encode_videos([optical_flow_video(clip.video) for clip in clips]) if "flow" in self.fields else none
+        structures = self._encode_videos([structure_video(clip.video) for clip in clips]) if "structure" in self.fields else none
+        audio = none
+        if "audio" in self.fields:
+            waves = torch.from_numpy(np.stack([clip.audio for clip in clips])).to(self.device)
+            audio = self.audio.encode(waves).cpu().numpy()
         text = self.text([clip.caption for clip in clips])
         return [
             TokenizedClip(

@@ -49,6 +49,13 @@ def current_umask() -> int:
     return mask
 
 
+def bicubic_resize(videos: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 3, T, H, W) in [-1, 1] -> (B, 3, T, size, size), bicubic frame by frame, clamped."""
+    frames = videos.transpose(1, 2).flatten(0, 1)  # (B T, 3, H, W)
+    resized = torch.nn.functional.interpolate(frames, size=(size, size), mode="bicubic", align_corners=False).clamp(-1, 1)
+    return resized.unflatten(0, videos.shape[:1] + videos.shape[2:3]).transpose(1, 2)
+
+
 def from_uint8_frames(frames: np.ndarray) -> torch.Tensor:
     """The inverse of `to_uint8_frames`: (T, H, W, 3) uint8 -> (3, T, H, W) float32 in [-1, 1]."""
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)

@@ -5,6 +5,10 @@
 - tokenizer at the high size: the high-resolution render encoded and decoded (the ceiling: the
   best any stage predicting codes for this tokenizer could reach);
 
+High-resolution codes may be decoded by a second tokenizer (`decoder`: one whose decoder was
+trained for the high size on the same codes, as the shipped stage's is); the low-resolution
+clip is always decoded by `tokenizer`, as the pipeline makes it.
+
 each scored by PSNR against the high-resolution render and by the evaluator, beside the
 evaluator's figures for the decoded low-resolution clip itself.
 """
@@ -16,11 +20,9 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from einops import rearrange
 from tqdm.auto import tqdm
 
-from ..io.write import from_uint8_frames
+from ..io.write import bicubic_resize, from_uint8_frames
 from ..metrics import psnr
 from ..tokenizers import VideoTokenizer
 from ..tokenizers.measure import reconstruct
@@ -43,10 +45,13 @@ def measure_upscaling(
     decoding: DecodingConfig | None = None,
     batch_size: int = 4,
     progress: bool = True,
+    decoder: VideoTokenizer | None = None,
 ) -> dict[str, dict]:
     """{variant: {"psnr": mean dB against the high render (None for "low"), "evaluator": accuracy
     per attribute}} over Shapes World `split` clips 0..clips-1. `encode_text(captions)` returns
-    (embeddings (B, L, E), valid (B, L))."""
+    (embeddings (B, L, E), valid (B, L)). `decoder` (default `tokenizer`) decodes high-resolution
+    codes and gives the ceiling."""
+    decoder = decoder or tokenizer
     decoding = decoding or DecodingConfig(seed=0)
     high_size = low_size * superres.config.scale
     device = next(superres.parameters()).device
@@ -63,9 +68,9 @@ def measure_upscaling(
         high_codes = decode(superres, low_codes, text.to(device), valid.to(device), replace(decoding, seed=(decoding.seed or 0) + start))
         videos = {
             "low": low_videos,
-            "superres": tokenizer.decode(high_codes).float().cpu(),
-            "bicubic": bicubic(low_videos, superres.config.scale),
-            "tokenizer_high": torch.stack(reconstruct(tokenizer, list(truths))[0]).float(),
+            "superres": decoder.decode(high_codes).float().cpu(),
+            "bicubic": bicubic_resize(low_videos, high_size),
+            "tokenizer_high": torch.stack(reconstruct(decoder, list(truths))[0]).float(),
         }
         for variant, batch in videos.items():
             for row, (video, caption) in enumerate(zip(batch, captions)):
@@ -74,9 +79,3 @@ def measure_upscaling(
                     psnrs[variant].append(float(psnr(video, truths[row])))
     return {variant: {"psnr": float(np.mean(psnrs[variant])) if variant in psnrs else None, "evaluator": reports[variant].accuracy()} for variant in VARIANTS}
 
-
-def bicubic(videos: torch.Tensor, scale: int) -> torch.Tensor:
-    """(B, 3, T, H, W) in [-1, 1] -> (B, 3, T, scale H, scale W), frame by frame, clamped."""
-    frames = rearrange(videos, "b c t h w -> (b t) c h w")
-    upsampled = F.interpolate(frames, scale_factor=scale, mode="bicubic", align_corners=False).clamp(-1, 1)
-    return rearrange(upsampled, "(b t) c h w -> b c t h w", b=videos.shape[0])

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..checkpoint import save_model_files
-from ..data.shards import TokenShards
+from ..data.shards import CODE_FIELDS, TokenShards
 from ..lm.model import CHECKPOINT_KIND, VideoPoetLM
 from ..lm.sequences import SequenceBatch, TokenSequence, build_sequence, collate, drop_condition
 from ..lm.tasks import ClipTokens, make_example
@@ -41,6 +41,8 @@ def parse_mixture(text: str) -> dict[str, float]:
 
 
 def vocabulary_of(shards: TokenShards) -> Vocabulary:
+    """The LM's vocabulary for `shards`; ValueError unless they hold every code field the tasks use."""
+    shards.require(CODE_FIELDS, "the LM's task mixture")
     settings = shards.settings
     return Vocabulary(settings["video_codes"], settings["audio_codes"], settings["audio_levels"])
 
