@@ -29,7 +29,7 @@ videopoet tokenize --world train --n 2048 --size 128 --fields video --out "$RUN/
 # 3. The stage: 64 px codes (16 x 16 per latent frame) -> 128 px codes (32 x 32).
 videopoet train superres --low-shards "$RUN/sr-train-64" --high-shards "$RUN/sr-train-128" \
     --val-shards "$RUN/sr-val-64" "$RUN/sr-val-128" --val-examples 32 --validate-every 500 \
-    --out "$RUN/superres" --width 128 --depth 6 --heads 4 --steps 2400 --batch-size 4 --lr 1e-3 \
+    --out "$RUN/superres" --width 128 --depth 6 --heads 4 --steps 2600 --batch-size 4 --lr 1e-3 \
     --warmup 100 --checkpoint-every 200 --workers 1
 
 # 4. Measure (super-resolution vs bicubic vs the ceiling, PSNR and the evaluator), then ship.

@@ -146,3 +146,46 @@ def test_eval_superres_scores_every_variant(tmp_path, capsys):
         assert 0 < figures[variant]["psnr"] < 100 and "all_right" in figures[variant]["evaluator"]
     assert figures["low"]["psnr"] is None and "colour" in figures["low"]["evaluator"]
     assert "bicubic 64" in capsys.readouterr().out
+
+
+def test_a_stage_decoder_trains_on_the_stage_own_predictions(tmp_path, capsys):
+    """`upscale-tokens` writes a stage's predicted codes for real shards (resumably, with each
+    clip's caption and source); `train tokenizer --decoder-only --codes` pairs them with the
+    clips' renders, cropped alike, and trains the decoder on them."""
+    from videopoet.data.world import CodedWorldClips
+    from videopoet.pretrained import model_part
+    from videopoet.world import render_clip
+
+    low = tmp_path / "low"
+    assert main(["tokenize", "--world", "train", "--n", "3", "--size", "32", "--fields", "video", "--out", str(low), "--device", "cpu"]) == 0
+    clip = {"size": 32, "frames": 17, "text_encoder": "all-MiniLM-L6-v2", "text_length": 32}
+    torch.manual_seed(0)
+    stage = SuperResTransformer(SuperResConfig(width=16, depth=3, heads=2, window=(5, 4, 4), max_height=16, max_width=16, clip=clip))
+    stage.save_pretrained(tmp_path / "stage")
+    predicted = tmp_path / "predicted"
+    command = ["upscale-tokens", str(tmp_path / "stage"), "--low-shards", str(low), "--out", str(predicted), "--batch-size", "2", "--device", "cpu"]
+    assert main(command) == 0 and main(command) == 0  # the second run finds the folder finished
+    shards = TokenShards(predicted)
+    assert len(shards) == 3 and shards.settings["size"] == 64 and shards.fields == ("video",)
+    assert shards.field(2, "video").shape == (5, 16, 16) and shards.captions == TokenShards(low).captions
+    assert shards.sources[2] == {"split": "train", "seed": 2}
+
+    full = CodedWorldClips(shards, spatial_factor=4)
+    codes, video = full[0]
+    source = shards.sources[int(np.random.default_rng([0, 0]).integers(3))]
+    assert torch.equal(video, torch.from_numpy(render_clip(source["split"], source["seed"], 64).video).permute(3, 0, 1, 2).float() / 127.5 - 1)
+    cropped_codes, cropped_video = CodedWorldClips(shards, spatial_factor=4, crop=32, candidates=3)[0]
+    assert cropped_codes.shape == (5, 8, 8) and cropped_video.shape == (3, 17, 32, 32)
+    windows = [(top, left) for top in range(9) for left in range(9) if torch.equal(codes[:, top : top + 8, left : left + 8], cropped_codes)]
+    assert any(torch.equal(video[..., 4 * top : 4 * top + 32, 4 * left : 4 * left + 32], cropped_video) for top, left in windows)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        CodedWorldClips(shards, spatial_factor=4, crop=30)
+
+    run = tmp_path / "decoder"
+    train = ["train", "tokenizer", "--out", str(run), "--init", str(model_part("video_tokenizer")), "--codes", str(predicted),
+             "--crop", "32", "--real-share", "0", "--steps", "2", "--batch-size", "2", "--checkpoint-every", "2"]  # fmt: skip
+    assert main(train) == 2 and "add --decoder-only" in capsys.readouterr().err and not run.exists()
+    assert main([*train, "--decoder-only", "--size", "64"]) == 2 and "no --size" in capsys.readouterr().err
+    assert main([*train, "--decoder-only"]) == 0
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log if "psnr" in entry] == [0, 1]

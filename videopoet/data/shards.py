@@ -149,8 +149,9 @@ def _write_shard(target: Path, clips: list[TokenizedClip], settings: dict) -> No
 
 
 class TokenShards:
-    """The finished shards of a folder, memory-mapped. `clip(i)` returns clip i's tokens as
-    tensors; `settings` is the manifest's (tokenizers, text encoder, vocabulary sizes)."""
+    """The finished shards of a folder, memory-mapped. `field(i, name)` returns clip i's tokens
+    as a tensor; `settings` is the manifest's (tokenizers, text encoder, vocabulary sizes);
+    `captions[i]` and `sources[i]` say what clip i is."""
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
@@ -164,11 +165,14 @@ class TokenShards:
         self.complete = sum(shard["count"] for shard in manifest["shards"]) == manifest["count"]
         self.arrays: list[dict[str, np.ndarray]] = []
         self.captions: list[str] = []
+        self.sources: list[dict] = []  # where each clip came from: {"split", "seed"} or {"video"}
         for shard in manifest["shards"]:
             path = self.folder / shard["name"]
             self.arrays.append({name: np.load(path / f"{name}.npy", mmap_mode="r") for name in (*self.fields, "text", "text_mask")})
             with open(path / "captions.jsonl", encoding="utf-8") as handle:
-                self.captions.extend(json.loads(line)["caption"] for line in handle if line.strip())
+                records = [json.loads(line) for line in handle if line.strip()]
+            self.captions.extend(record.pop("caption") for record in records)
+            self.sources.extend(records)
         self.offsets = np.cumsum([0] + [shard["count"] for shard in manifest["shards"]])
         if not len(self):
             raise ValueError(f"{self.folder}: no finished shard yet")

@@ -7,12 +7,15 @@ all of it is drawn from (seed, item index), so a resumed or multi-process run se
 the data an uninterrupted one would. Validation is the masked-token loss on fixed examples of
 held-out shards, beside a baseline that predicts from the low-resolution codes alone (each high
 code's sub-codes from their frequencies under the same low code in training).
+
+`predict_high_codes` runs a trained stage over a shard folder: the codes its decoder learns from.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +25,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..checkpoint import save_model_files
-from ..data.shards import TokenShards
-from ..superres import SuperResConfig, SuperResTransformer, TrainingExample, collate_examples, masked_token_loss, split_codes, training_example
+from ..data.shards import TokenizedClip, TokenShards, write_token_shards
+from ..superres import DecodingConfig, SuperResConfig, SuperResTransformer, TrainingExample, collate_examples, decode, masked_token_loss, split_codes, training_example
 from ..superres.model import CHECKPOINT_KIND
 
 
@@ -162,3 +165,41 @@ class SuperResTask:
     def export(self, directory: Path, states: dict[str, dict] | None = None) -> None:
         """Write the model; `states` holds its full state dict when the model is sharded (FSDP)."""
         save_model_files(directory, self.model, CHECKPOINT_KIND, self.model.config.to_dict(), state=states["superres"] if states else None)
+
+
+def predict_high_codes(
+    superres: SuperResTransformer,
+    low: TokenShards,
+    out: str | Path,
+    clips: int | None = None,
+    decoding: DecodingConfig | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> Path:
+    """Token shards (video codes, text and captions) of the stage's high-resolution codes for
+    the first `clips` clips of `low` (all by default), as the pipeline decodes them (`decoding`,
+    seeded per batch): what a decoder for the stage's output trains on (`videopoet train
+    tokenizer --decoder-only --codes`). Resumable like `videopoet tokenize`."""
+    decoding = decoding or DecodingConfig(seed=0)
+    count = len(low) if clips is None else clips
+    if not 0 < count <= len(low):
+        raise ValueError(f"clips={clips}: {low.folder} holds {len(low)} clips")
+    device = next(superres.parameters()).device
+    settings = {
+        **low.settings,
+        "fields": ["video"],
+        "size": low.settings["size"] * superres.config.scale,
+        "predicted_by": {"superres": superres.config.to_dict(), "decoding": asdict(decoding)},
+    }
+
+    def predict(indices: Sequence[int]) -> list[TokenizedClip]:
+        codes = torch.stack([low.field(index, "video") for index in indices]).to(device)
+        text = torch.stack([low.field(index, "text") for index in indices]).to(device)
+        valid = torch.stack([low.field(index, "text_mask") for index in indices]).to(device)
+        high = decode(superres, codes, text, valid, replace(decoding, seed=(decoding.seed or 0) + indices[0])).cpu().numpy()
+        return [
+            TokenizedClip(high[row], None, None, None, text[row].cpu().numpy(), valid[row].cpu().numpy(), low.captions[index], low.sources[index])
+            for row, index in enumerate(indices)
+        ]
+
+    return write_token_shards(out, count, predict, settings, shard_size=256, batch_size=batch_size, progress=progress)
