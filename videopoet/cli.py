@@ -116,7 +116,7 @@ def _run_training(task, args: argparse.Namespace, **options) -> Trainer:
         **options,
     )
     trainer = Trainer(task, config, args.out, device=_device(args.device))
-    trainer.run()
+    trainer.run(until=args.until)
     return trainer
 
 
@@ -486,6 +486,7 @@ def _add_run_options(parser: argparse.ArgumentParser, steps: int, batch_size: in
     """The options every `train` command shares: the run folder, the schedule, the device."""
     parser.add_argument("--out", required=True, help="run folder: checkpoint/ (resumed if present) and log.jsonl")
     parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--until", type=int, help="stop (checkpointed) after this step; the schedule still spans --steps, so the same command resumes it")
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--warmup", type=int, default=warmup, help="warm-up steps")
