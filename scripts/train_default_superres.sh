@@ -37,8 +37,8 @@ videopoet train superres --low-shards "$RUN/sr-train-64" --high-shards "$RUN/sr-
 # 4. The stage's decoder: the 128 px decoder of step 1, trained further on the stage's own
 #    predictions (from the true 64 px codes of 512 training clips) against the true 128 px
 #    renders, so it learns to turn the codes the stage actually makes, mistakes included, into
-#    the picture. (A code predicted with 12 % of its bits wrong decodes badly through a decoder
-#    that only ever saw true codes.)
+#    the picture. (The stage gets 11 % of its code bits wrong, which decode badly through a
+#    decoder that only ever saw true codes.)
 videopoet upscale-tokens "$RUN/superres/checkpoint" --low-shards "$RUN/sr-train-64" --out "$RUN/sr-pred-128" --clips 512
 videopoet train tokenizer --out "$RUN/superres-decoder" --init "$RUN/video-dec128/checkpoint" --decoder-only \
     --codes "$RUN/sr-pred-128" --crop 64 --crop-candidates 4 --real-share 0 --adversarial-start 1000000 \

@@ -107,6 +107,7 @@ def test_the_train_superres_command_writes_a_loadable_model(pair, tmp_path, caps
     arguments = ["train", "superres", "--low-shards", str(pair[0]), "--high-shards", str(pair[1]), "--val-shards", str(pair[0]), str(pair[1]),
                  "--out", str(out), "--steps", "4", "--batch-size", "4", "--warmup", "1", "--validate-every", "2", "--val-examples", "4",
                  "--width", "16", "--depth", "3", "--heads", "2", "--window", "3", "2", "2"]  # fmt: skip
+    assert main([*arguments, "--until", "0"]) == 2 and "--until 0: must be a positive step" in capsys.readouterr().err and not out.exists()
     assert main([*arguments, "--until", "2"]) == 0  # stops after step 2, checkpointed
     assert "trained to step 2" in capsys.readouterr().out
     assert main(arguments) == 0  # the same command without --until finishes the schedule

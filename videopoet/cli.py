@@ -106,6 +106,8 @@ def _device(name: str) -> str:
 def _run_training(task, args: argparse.Namespace, **options) -> Trainer:
     """Train `task` with the options every `train` command shares (see `_add_run_options`);
     `options` are further TrainConfig fields."""
+    if args.until is not None and args.until < 1:
+        raise ValueError(f"--until {args.until}: must be a positive step")
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,

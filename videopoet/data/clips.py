@@ -112,6 +112,13 @@ class MixedClips(Dataset):
         return self.datasets[choice][index]
 
 
+def busiest_window(video: torch.Tensor, corners: list[tuple[int, int]], crop: int) -> int:
+    """Which of the crop x crop windows at (top, left) `corners` of video (3, T, H, W) has the
+    largest pixel spread (standard deviation, summed over channels): the least flat one."""
+    spreads = [float(video[..., top : top + crop, left : left + crop].flatten(1).std(dim=1).sum()) for top, left in corners]
+    return int(np.argmax(spreads))
+
+
 class RandomCrops(Dataset):
     """Item i: a crop x crop window of item i of `data` (items (3, T, H, W), H and W >= crop).
     `candidates` windows are drawn from (seed, i) and the busiest one is kept (the largest
@@ -135,5 +142,5 @@ class RandomCrops(Dataset):
         rng = np.random.default_rng([self.seed, index, 2])
         tops = rng.integers(height - self.crop + 1, size=self.candidates)
         lefts = rng.integers(width - self.crop + 1, size=self.candidates)
-        windows = [video[..., top : top + self.crop, left : left + self.crop] for top, left in zip(tops, lefts)]
-        return max(windows, key=lambda window: float(window.flatten(1).std(dim=1).sum()))
+        best = busiest_window(video, list(zip(tops, lefts)), self.crop)
+        return video[..., tops[best] : tops[best] + self.crop, lefts[best] : lefts[best] + self.crop]

@@ -39,7 +39,6 @@ from ..io.write import atomic_path
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 CODE_FIELDS = ("video", "audio", "flow", "structure")
-FIELDS = (*CODE_FIELDS, "text", "text_mask")
 
 
 @dataclass

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..io.write import from_uint8_frames
+from .clips import busiest_window
 from ..world.render import render_video
 from ..world.scene import sample_scene
 
@@ -63,7 +64,6 @@ class CodedWorldClips(Dataset):
         cells, (_, height, width) = self.crop // self.factor, codes.shape
         corners = np.stack([rng.integers(height - cells + 1, size=self.candidates), rng.integers(width - cells + 1, size=self.candidates)], axis=1)
         pixels = corners * self.factor
-        spreads = [float(video[..., top : top + self.crop, left : left + self.crop].flatten(1).std(dim=1).sum()) for top, left in pixels]
-        best = int(np.argmax(spreads))
+        best = busiest_window(video, [tuple(corner) for corner in pixels], self.crop)
         (top, left), (pixel_top, pixel_left) = corners[best], pixels[best]
         return codes[:, top : top + cells, left : left + cells], video[..., pixel_top : pixel_top + self.crop, pixel_left : pixel_left + self.crop]
