@@ -35,9 +35,9 @@ videopoet train tokenizer --out "$RUN/decoder17" --init "$RUN/joint17/checkpoint
     --frames 17 --steps 400 --batch-size 4 --lr 5e-4 --warmup 20 --adversarial-start 1000000 --checkpoint-every 50 --seed 4 $DATA
 
 # Stage 5: the decoder alone for much longer (two cosine rounds, the second also on whole 32x32
-# clips, the size the shipped LM generates at), in bf16 autocast: 1.65x faster on CPUs with
-# AVX-512 BF16 or AMX (use fp32 on others). The codes stay those of stage 3, so token shards and
-# language models made with the stage-4 tokenizer stay valid.
+# clips, the size the shipped LM generates at), in bf16 autocast: 1.9x faster per step on CPUs
+# with AVX-512 BF16 or AMX (benchmarks/training_precision.py; use fp32 on others). The codes stay
+# those of stage 3, so token shards and language models made with the stage-4 tokenizer stay valid.
 videopoet train tokenizer --out "$RUN/decoder17-long" --init "$RUN/decoder17/checkpoint" --decoder-only \
     --frames 17 --steps 6000 --batch-size 8 --lr 5e-4 --warmup 100 --adversarial-start 1000000 --checkpoint-every 250 --seed 8 --precision bf16 $DATA
 videopoet train tokenizer --out "$RUN/decoder17-long2" --init "$RUN/decoder17-long/checkpoint" --decoder-only \

@@ -1,0 +1,104 @@
+"""How much faster is a training step in bf16 autocast (`train ... --precision bf16`) than in fp32?
+
+In one run, on one device, for the shipped models' architectures at their training sizes:
+1. the video tokenizer (`shapes-64`): 17-frame 32x32 crops, batch 8, reconstruction and LFQ
+   losses — the step of `scripts/train_default_tokenizer.sh`;
+2. the language model (`tiny`, the shipped LM's config): 512-token sequences, batch 8.
+Each step is forward, backward and an AdamW update, timed as the median of --repeats after a
+warm-up; the ratio is fp32 time over bf16 time (above 1: bf16 is faster). On CPUs without
+AVX-512 BF16 or AMX, bf16 is usually slower: keep the default fp32 there.
+
+    python benchmarks/training_precision.py --repeats 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from videopoet.lm.model import LMConfig, VideoPoetLM
+from videopoet.tokenizers import VideoTokenizer
+
+
+def median_seconds(step: Callable[[], None], repeats: int, device: torch.device) -> float:
+    """Median wall time of `step()` over `repeats` runs, after two warm-up runs."""
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def tokenizer_step(device: torch.device, dtype: torch.dtype | None) -> Callable[[], None]:
+    """One training step of the shipped tokenizer's architecture on (8, 3, 17, 32, 32) clips."""
+    model = VideoTokenizer.from_pretrained().float().to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    video = torch.rand(8, 3, 17, 32, 32, device=device) * 2 - 1
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            output = model(video)
+            loss = (output.reconstruction.float() - video).abs().mean() + output.entropy_loss + output.commitment_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def lm_step(device: torch.device, dtype: torch.dtype | None, length: int = 512, batch: int = 8) -> Callable[[], None]:
+    """One training step of a `tiny` LM over the shipped vocabulary on random (batch, length) tokens."""
+    shipped = VideoPoetLM.from_pretrained().config
+    model = VideoPoetLM(LMConfig.preset("tiny", shipped.vocabulary, max_length=length)).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, shipped.vocabulary.size, (batch, length), generator=generator).to(device)
+    prefix = torch.full((batch,), length // 4, device=device)
+    valid = torch.ones(batch, length, dtype=torch.bool, device=device)
+    text = torch.randn(batch, shipped.text_length, shipped.text_dim, generator=generator).to(device)
+    has_text = torch.ones(batch, dtype=torch.bool, device=device)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = model(tokens[:, :-1], prefix, valid[:, :-1], text, has_text)
+            loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats {args.repeats}: must be at least 1")
+    device = torch.device(args.device)
+    print(f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, device {device}")
+    print("| model | fp32 step | bf16 step | fp32 / bf16 |")
+    print("|---|---|---|---|")
+    for name, make in (("video tokenizer shapes-64, 8 x 17x32x32", tokenizer_step), ("LM tiny, 8 x 512 tokens", lm_step)):
+        torch.manual_seed(0)
+        fp32 = median_seconds(make(device, None), args.repeats, device)
+        torch.manual_seed(0)
+        bf16 = median_seconds(make(device, torch.bfloat16), args.repeats, device)
+        print(f"| {name} | {fp32 * 1000:.0f} ms | {bf16 * 1000:.0f} ms | {fp32 / bf16:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
