@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from videopoet.data.world import ShapesWorldVideos
 from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
@@ -28,12 +29,14 @@ Trainer(task, TrainConfig(steps=int(sys.argv[2]), batch_size=2, warmup_steps=2, 
 """
 
 
-def _trainer(out: Path, steps: int, checkpoint_every: int = 2, learning_rate: float = 1e-3) -> Trainer:
+def _trainer(out: Path, steps: int, checkpoint_every: int = 2, learning_rate: float = 1e-3, precision: str = "auto") -> Trainer:
     torch.manual_seed(0)
     task = TokenizerTask(
         VideoTokenizer(VideoTokenizerConfig.preset("tiny")), ShapesWorldVideos(size=32, frames=5), TokenizerLossConfig(adversarial_start=3)
     )
-    config = TrainConfig(steps=steps, batch_size=2, learning_rate=learning_rate, warmup_steps=2, checkpoint_every=checkpoint_every, log_every=1)
+    config = TrainConfig(
+        steps=steps, batch_size=2, learning_rate=learning_rate, warmup_steps=2, checkpoint_every=checkpoint_every, log_every=1, precision=precision
+    )
     return Trainer(task, config, out)
 
 
@@ -43,6 +46,21 @@ def test_a_few_steps_reduce_the_reconstruction_loss(tmp_path):
     last = sum(h["l2"] for h in history[-5:]) / 5
     assert last < 0.5 * first, (first, last)
     assert "discriminator" in history[-1] and "generator" in history[-1]  # the adversarial phase switched on
+
+
+def test_bf16_on_the_cpu_trains_fp32_weights_on_bf16_arithmetic(tmp_path):
+    """precision="bf16" autocasts on the CPU too ("auto" there is fp32): the losses differ a little
+    from fp32's, stay finite, and the weights and checkpoint stay fp32."""
+    assert _trainer(tmp_path / "auto", steps=2).autocast_dtype is None
+    fp32 = _trainer(tmp_path / "fp32", steps=2).run(progress=False)
+    trainer = _trainer(tmp_path / "bf16", steps=2, precision="bf16")
+    assert trainer.autocast_dtype == torch.bfloat16
+    bf16 = trainer.run(progress=False)
+    assert all(torch.isfinite(torch.tensor(h["loss"])) for h in bf16)
+    assert bf16[0]["l2"] != fp32[0]["l2"] and abs(bf16[0]["l2"] - fp32[0]["l2"]) < 0.05 * fp32[0]["l2"]
+    assert all(parameter.dtype == torch.float32 for parameter in trainer.task.tokenizer.parameters())
+    saved = load_file(tmp_path / "bf16" / "checkpoint" / "model.safetensors")
+    assert {tensor.dtype for tensor in saved.values() if tensor.is_floating_point()} == {torch.float32}
 
 
 def test_resume_gives_exactly_the_same_next_steps(tmp_path):
