@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 
 import torch
 
+from timing import median_seconds
 from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
 
 
@@ -43,28 +42,13 @@ def _theirs(image_size: int):
     )
 
 
-def _timed(function, repeats: int, device: torch.device) -> float:
-    """Median seconds of `function()` over `repeats` runs after one warm-up."""
-    function()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        function()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def _measure_ours(video: torch.Tensor, repeats: int, device: torch.device) -> dict[str, float]:
     model = VideoTokenizer(VideoTokenizerConfig.preset("videopoet-128")).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     model.eval()
     codes = model.encode(video)
-    encode = _timed(lambda: model.encode(video), repeats, device)
-    decode = _timed(lambda: model.decode(codes), repeats, device)
+    encode = median_seconds(lambda: model.encode(video), repeats, device)
+    decode = median_seconds(lambda: model.decode(codes), repeats, device)
     model.train()
 
     def step():
@@ -74,7 +58,7 @@ def _measure_ours(video: torch.Tensor, repeats: int, device: torch.device) -> di
         loss.backward()
         optimizer.step()
 
-    return {"params": sum(p.numel() for p in model.parameters()), "encode": encode, "decode": decode, "train": _timed(step, repeats, device)}
+    return {"params": sum(p.numel() for p in model.parameters()), "encode": encode, "decode": decode, "train": median_seconds(step, repeats, device)}
 
 
 def _measure_theirs(video: torch.Tensor, repeats: int, device: torch.device) -> dict[str, float]:
@@ -83,8 +67,8 @@ def _measure_theirs(video: torch.Tensor, repeats: int, device: torch.device) -> 
     model.eval()
     with torch.no_grad():
         codes = model.tokenize(video)
-        encode = _timed(lambda: model.tokenize(video), repeats, device)
-        decode = _timed(lambda: model.decode_from_code_indices(codes), repeats, device)
+        encode = median_seconds(lambda: model.tokenize(video), repeats, device)
+        decode = median_seconds(lambda: model.decode_from_code_indices(codes), repeats, device)
     model.train()
 
     def step():
@@ -95,7 +79,7 @@ def _measure_theirs(video: torch.Tensor, repeats: int, device: torch.device) -> 
         optimizer.step()
 
     parameters = sum(p.numel() for name, p in model.named_parameters() if not name.startswith(("vgg", "discr", "multiscale")))
-    return {"params": parameters, "encode": encode, "decode": decode, "train": _timed(step, repeats, device)}
+    return {"params": parameters, "encode": encode, "decode": decode, "train": median_seconds(step, repeats, device)}
 
 
 def main() -> None:

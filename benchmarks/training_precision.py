@@ -3,10 +3,11 @@
 In one run, on one device, for the shipped models' architectures at their training sizes:
 1. the video tokenizer (`shapes-64`): 17-frame 32x32 crops, batch 8, reconstruction and LFQ
    losses — the step of `scripts/train_default_tokenizer.sh`;
-2. the language model (`tiny`, the shipped LM's config): 512-token sequences, batch 8.
+2. the language model (`tiny` over the shipped vocabulary): 512-token sequences, batch 8, the
+   loss (and the output head) only after a quarter-length prefix, as in training.
 Each step is forward, backward and an AdamW update, timed as the median of --repeats after a
-warm-up; the ratio is fp32 time over bf16 time (above 1: bf16 is faster). On CPUs without
-AVX-512 BF16 or AMX, bf16 is usually slower: keep the default fp32 there.
+warm-up (`timing.median_seconds`); the ratio is fp32 time over bf16 time (above 1: bf16 is
+faster). On CPUs without AVX-512 BF16 or AMX, bf16 is usually slower: keep fp32 there.
 
     python benchmarks/training_precision.py --repeats 10
 """
@@ -15,30 +16,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
+from timing import median_seconds
 from videopoet.lm.model import LMConfig, VideoPoetLM
 from videopoet.tokenizers import VideoTokenizer
-
-
-def median_seconds(step: Callable[[], None], repeats: int, device: torch.device) -> float:
-    """Median wall time of `step()` over `repeats` runs, after two warm-up runs."""
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def tokenizer_step(device: torch.device, dtype: torch.dtype | None) -> Callable[[], None]:
@@ -69,11 +53,12 @@ def lm_step(device: torch.device, dtype: torch.dtype | None, length: int = 512, 
     valid = torch.ones(batch, length, dtype=torch.bool, device=device)
     text = torch.randn(batch, shipped.text_length, shipped.text_dim, generator=generator).to(device)
     has_text = torch.ones(batch, dtype=torch.bool, device=device)
+    outputs = (torch.arange(length - 1, device=device) >= prefix[:, None] - 1)  # (batch, length - 1): predicting a non-prefix token
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            logits = model(tokens[:, :-1], prefix, valid[:, :-1], text, has_text)
-            loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten())
+            logits = model(tokens[:, :-1], prefix, valid[:, :-1], text, has_text, positions=outputs)  # (N, V)
+            loss = torch.nn.functional.cross_entropy(logits.float(), tokens[:, 1:][outputs])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

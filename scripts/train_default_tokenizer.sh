@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the shipped Shapes World video tokenizer, measures it and writes it into the package
 # (videopoet/pretrained/shapes-64/video_tokenizer). Every stage resumes where it stopped when the
-# script is run again with the same RUN folder. On 2 CPU cores: about 65 + 45 + 50 + 12 + 47 + 43
+# script is run again with the same RUN folder. On 2 CPU cores: about 65 + 45 + 50 + 12 + 47 + 40
 # minutes of training; on a GPU add --device cuda (the default when one is visible) and it takes minutes.
 #
 # The shipped weights came from these stages with two differences, both from schedules changed
@@ -35,7 +35,7 @@ videopoet train tokenizer --out "$RUN/decoder17" --init "$RUN/joint17/checkpoint
     --frames 17 --steps 400 --batch-size 4 --lr 5e-4 --warmup 20 --adversarial-start 1000000 --checkpoint-every 50 --seed 4 $DATA
 
 # Stage 5: the decoder alone for much longer (two cosine rounds, the second also on whole 32x32
-# clips, the size the shipped LM generates at), in bf16 autocast: 1.9x faster per step on CPUs
+# clips, the size the shipped LM generates at), in bf16 autocast: 1.8x faster per step on CPUs
 # with AVX-512 BF16 or AMX (benchmarks/training_precision.py; use fp32 on others). The codes stay
 # those of stage 3, so token shards and language models made with the stage-4 tokenizer stay valid.
 videopoet train tokenizer --out "$RUN/decoder17-long" --init "$RUN/decoder17/checkpoint" --decoder-only \
