@@ -85,3 +85,11 @@ def test_sheet_and_scan(tmp_path, capsys):
 def test_the_command_is_installed():
     result = subprocess.run([sys.executable, "-m", "videopoet", "--help"], capture_output=True, text=True, check=True)
     assert "data" in result.stdout and "eval" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--motion-weight", "--adversarial-weight"])
+def test_train_tokenizer_refuses_a_negative_loss_weight(tmp_path, capsys, flag):
+    out = tmp_path / "run"
+    assert main(["train", "tokenizer", "--preset", "tiny", "--steps", "1", "--out", str(out), flag, "-1"]) == 2
+    assert f"{flag} -1.0: must be 0" in capsys.readouterr().err
+    assert not out.exists()
