@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -93,6 +95,8 @@ def test_train_and_eval_tokenizer_commands(tmp_path, capsys):
     assert (tmp_path / "t.json").is_file() and (tmp_path / "s.png").is_file()
     printed = capsys.readouterr().out
     assert "x264 PSNR" in printed and "held-out real footage" in printed and "all_right" in printed
+    assert "compositional, libx264" in printed  # what the same bits per pixel allow a classic codec
+    assert set(json.loads((tmp_path / "t.json").read_text())["evaluator"]) == {"test", "compositional", "compositional, libx264"}
     assert main(["eval", "tokenizer", str(tmp_path), "--clips", "2"]) == 2
     assert main(["eval", "tokenizer", str(out / "checkpoint"), "--clips", "2", "--size", "30"]) == 2  # not a multiple of its downsampling
     assert "30" in capsys.readouterr().err

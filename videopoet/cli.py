@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from . import __version__
 from .checkpoint import export_checkpoint
@@ -43,7 +44,7 @@ from .io.walk import WalkReport
 from .io.write import atomic_path, from_uint8_frames
 from .tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
 from .tokenizers.audio_measure import audio_figures, reconstruct_audio, world_audio_accuracy
-from .tokenizers.measure import compare_with_x264, reconstruct, side_by_side
+from .tokenizers.measure import compare_with_x264, reconstruct, side_by_side, tokenizer_bpp, x264_at_bpp
 from .train import TrainConfig, Trainer
 from .train.audio import AudioTokenizerTask
 from .train.tokenizer import TokenizerLossConfig, TokenizerTask
@@ -390,6 +391,10 @@ def _eval_tokenizer(args: argparse.Namespace) -> int:
             rows.append((f"Shapes World test ({len(videos)} clips)", figures))
         reconstructions, _ = reconstructed
         world_reports[split] = evaluate((r, None, parse(clip.caption)) for r, clip in zip(reconstructions, clips))
+    # the same compositional clips through libx264 at the tokenizer's bits per pixel: what that rate allows
+    bpp = tokenizer_bpp(tokenizer, DEFAULT_FRAMES, size, size)
+    x264 = [x264_at_bpp(video, FPS, bpp)[0] for video in tqdm(videos, desc="libx264", unit="clip")]
+    world_reports["compositional, libx264"] = evaluate((r, None, parse(clip.caption)) for r, clip in zip(x264, clips))
     real = _held_out_footage(size, DEFAULT_FRAMES)
     figures = compare_with_x264(tokenizer, real, FPS)
     results["real_held_out"] = figures
