@@ -104,29 +104,3 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     assert len(history) == 2 and trainer.step == saved + 2
     VideoTokenizer.from_pretrained(out / "checkpoint")
     assert len(leftovers) <= 1  # at most the staging folder of the checkpoint being written when killed
-
-
-def test_motion_emphasis_weighs_moving_pixels_and_keeps_the_loss_scale():
-    from videopoet.train.tokenizer import motion_emphasis
-
-    video = -torch.ones(2, 3, 5, 8, 8)
-    video[1, :, 2:, 2:4, 2:4] = 1  # clip 1: a square appears at frame 2 and stays
-    weights = motion_emphasis(video, 10.0)
-    assert weights.shape == (2, 1, 5, 8, 8)
-    assert torch.allclose(weights[0], torch.ones_like(weights[0]))  # nothing moves: uniform
-    assert torch.allclose(weights.mean(dim=(1, 2, 3, 4)), torch.ones(2))
-    changed = weights[1, 0, 2, 2:4, 2:4]
-    assert (changed > 5 * weights[1, 0, 3, 2:4, 2:4]).all()  # the frame it appears in, not the frames it stays
-    assert torch.allclose(weights[1, 0, 3], weights[1, 0, 0])
-
-
-def test_motion_weight_changes_the_loss_only_where_frames_change(tmp_path):
-    torch.manual_seed(0)
-    tokenizer = VideoTokenizer(VideoTokenizerConfig.preset("tiny"))
-    data = ShapesWorldVideos(size=32, frames=5)
-    batch = torch.stack([data[0], data[1]])
-    plain = TokenizerTask(tokenizer, data, TokenizerLossConfig(adversarial_start=10**6))
-    moving = TokenizerTask(tokenizer, data, TokenizerLossConfig(adversarial_start=10**6, motion_weight=10.0))
-    still = batch[:, :, :1].expand_as(batch).contiguous()  # a frozen clip: every weight is 1
-    assert torch.allclose(plain.loss("tokenizer", still, 0)[0], moving.loss("tokenizer", still, 0)[0])
-    assert not torch.allclose(plain.loss("tokenizer", batch, 0)[0], moving.loss("tokenizer", batch, 0)[0])

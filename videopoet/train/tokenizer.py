@@ -41,22 +41,9 @@ class TokenizerLossConfig:
 
     l1_weight: float = 1.0
     l2_weight: float = 1.0
-    motion_weight: float = 0.0  # extra weight on pixels that change between frames: see `motion_emphasis`
     adversarial_weight: float = 0.1
     adversarial_start: int = 2000
     discriminator_channels: int = 32
-
-
-def motion_emphasis(video: torch.Tensor, weight: float) -> torch.Tensor:
-    """Per-pixel loss weights that favour what moves: 1 + weight * |frame t - frame t-1|,
-    averaged over colour channels (the first frame compares with itself, so weighs 1).
-    video: (B, 3, T, H, W) in [-1, 1] -> (B, 1, T, H, W), mean-normalised to 1 per clip so
-    the loss keeps its scale. Moving edges of objects are where a tokenizer that spends its
-    bits on static texture loses shapes; a static clip gets uniform weights."""
-    change = (video[:, :, 1:] - video[:, :, :-1]).abs().mean(dim=1, keepdim=True)  # (B, 1, T-1, H, W)
-    change = torch.cat([torch.zeros_like(change[:, :, :1]), change], dim=2)
-    weights = 1 + weight * change
-    return weights / weights.mean(dim=(1, 2, 3, 4), keepdim=True)
 
 
 class TokenizerTask:
@@ -109,13 +96,7 @@ class TokenizerTask:
         reconstruction = output.reconstruction.float()
         l1 = F.l1_loss(reconstruction, batch)
         l2 = F.mse_loss(reconstruction, batch)
-        if self.losses.motion_weight > 0:
-            weights = motion_emphasis(batch, self.losses.motion_weight)
-            error = reconstruction - batch
-            fit = self.losses.l1_weight * (weights * error.abs()).mean() + self.losses.l2_weight * (weights * error.square()).mean()
-        else:
-            fit = self.losses.l1_weight * l1 + self.losses.l2_weight * l2
-        loss = fit + output.entropy_loss + output.commitment_loss
+        loss = self.losses.l1_weight * l1 + self.losses.l2_weight * l2 + output.entropy_loss + output.commitment_loss
         figures = {
             "l1": l1.item(),
             "l2": l2.item(),
