@@ -86,7 +86,8 @@ AUDIO_ATTRIBUTES = ("audio_colour", "audio_clicks")
 
 @dataclass
 class ObjectObservation:
-    """One object as seen in the pixels. track: (T, 3) picture x, y, radius (NaN where unseen)."""
+    """One object as seen in the pixels. track: (T, 3) picture x, y, radius (NaN where unseen);
+    `shape` is the majority of `frame_shapes`, each frame's own reading ("" where unseen)."""
 
     colour: str
     shape: str
@@ -94,6 +95,7 @@ class ObjectObservation:
     motion: str
     track: np.ndarray
     area: float
+    frame_shapes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -332,11 +334,12 @@ def observe(video: VideoLike, audio: np.ndarray | None = None, sample_rate: int 
     pending = []
     for colour, sightings in _find_objects(frames):
         track = np.full((count, 3), np.nan)
+        frame_shapes = [""] * count
         votes: dict[str, int] = {}
         for t, alpha, box in sightings:
             object_mask[t][box] |= alpha > 0.05
-            shape, cx, cy, radius = _classify_shape(alpha, box, size)
-            votes[shape] = votes.get(shape, 0) + 1
+            frame_shapes[t], cx, cy, radius = _classify_shape(alpha, box, size)
+            votes[frame_shapes[t]] = votes.get(frame_shapes[t], 0) + 1
             track[t] = (cx, cy, radius)
         shape = max(votes, key=votes.get)
         # radius from the winning shape's area formula, for every frame
@@ -345,11 +348,11 @@ def observe(video: VideoLike, audio: np.ndarray | None = None, sample_rate: int 
         first = track[~np.isnan(track[:, 0])][0]
         size_class = "large" if first[2] > SIZE_THRESHOLD else "small"
         area = float(np.mean([sighting.alpha.sum() for sighting in sightings]))
-        pending.append((COLOUR_NAMES[colour], shape, size_class, track, area))
+        pending.append((COLOUR_NAMES[colour], shape, size_class, track, area, tuple(frame_shapes)))
     camera = estimate_camera(frames, object_mask)
     objects = [
-        ObjectObservation(colour, shape, size_class, classify_motion(track, camera), track, area)
-        for colour, shape, size_class, track, area in pending
+        ObjectObservation(colour, shape, size_class, classify_motion(track, camera), track, area, frame_shapes)
+        for colour, shape, size_class, track, area, frame_shapes in pending
     ]
     objects.sort(key=lambda obj: -obj.area)
     observation = Observation(objects=objects, camera=camera, frames=count)
