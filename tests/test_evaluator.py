@@ -145,3 +145,16 @@ def test_images_are_scored_without_motion_or_camera():
         assert "motion" not in scores and "camera" not in scores
         report.add(scores)
     _assert_all_at_least(report, 0.99)
+
+
+def test_each_frame_keeps_its_own_shape_reading():
+    clip = render_clip("test", 3)
+    seen = observe(clip.video)
+    wanted = {obj.colour: obj.shape for obj in parse(clip.caption).objects}
+    for obj in seen.objects:
+        assert len(obj.frame_shapes) == clip.video.shape[0]
+        readings = [shape for shape in obj.frame_shapes if shape]
+        assert readings and all(shape == wanted[obj.colour] for shape in readings)
+    hidden = clip.video.copy()
+    hidden[5] = hidden[5, :1, :1]  # one frame of flat background colour: nothing seen there
+    assert all(obj.frame_shapes[5] == "" for obj in observe(hidden).objects)
