@@ -2,7 +2,8 @@
 the evaluator reads every frame of every object on its own; the script prints, beside the same
 figures for the original clips:
 
-- per captioned shape and size: how many objects the evaluator misreads, and as what;
+- per captioned shape and size: how many objects the evaluator misreads, and as what (an object
+  is matched to the seen one of its colour; "missing" when none has it);
 - for small squares and triangles (the hardest): the share of frames read right, grouped by
   what moves: nothing, the object (static camera), or the camera.
 
@@ -77,7 +78,11 @@ def main() -> None:
 
     tokenizer = VideoTokenizer.from_pretrained(args.checkpoint).eval()
     size = args.size or tokenizer.config.image_size
-    clips = [render_clip(args.split, seed, size=size) for seed in range(args.clips)]
+    try:
+        clips = [render_clip(args.split, seed, size=size) for seed in range(args.clips)]
+        tokenizer.latent_shape(clips[0].video.shape[0], size, size)
+    except ValueError as error:  # a size the world cannot render or the tokenizer cannot take
+        parser.error(f"--size {size}: {error}")
     decoded, _ = reconstruct(tokenizer, [from_uint8_frames(clip.video) for clip in clips], progress=True)
     tokens, originals = ShapeTally(), ShapeTally()
     for clip, video in zip(clips, decoded):

@@ -16,6 +16,9 @@ def test_tokenizer_shape_failures_prints_both_tables_with_the_originals_beside()
     assert rows and all(line.rstrip().endswith("none") for line in rows)  # the originals read right
 
 
-def test_tokenizer_shape_failures_refuses_zero_clips():
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "tokenizer_shape_failures.py"), "--clips", "0"], capture_output=True, text=True, cwd=ROOT)
+def test_tokenizer_shape_failures_refuses_bad_arguments():
+    script = str(ROOT / "scripts" / "tokenizer_shape_failures.py")
+    run = subprocess.run([sys.executable, script, "--clips", "0"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "--clips 0" in run.stderr
+    run = subprocess.run([sys.executable, script, "--clips", "1", "--size", "40"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and "--size 40" in run.stderr and "Traceback" not in run.stderr

@@ -125,6 +125,8 @@ def _run_training(task, args: argparse.Namespace, **options) -> Trainer:
 
 
 def _train_tokenizer(args: argparse.Namespace) -> int:
+    if args.adversarial_weight < 0:
+        raise ValueError(f"--adversarial-weight {args.adversarial_weight}: must be 0 (no discriminator) or more")
     torch.manual_seed(args.seed)
     if args.decoder_only and not args.init:
         raise ValueError("--decoder-only trains a decoder for fixed codes: give the trained tokenizer with --init")
@@ -133,8 +135,6 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     else:
         tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
     data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
-    if args.adversarial_weight < 0:
-        raise ValueError(f"--adversarial-weight {args.adversarial_weight}: must be 0 (no discriminator) or more")
     losses = TokenizerLossConfig(adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight)
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)

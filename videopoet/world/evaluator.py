@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,7 @@ class ObjectObservation:
     motion: str
     track: np.ndarray
     area: float
-    frame_shapes: tuple[str, ...] = ()
+    frame_shapes: tuple[str, ...]
 
 
 @dataclass
@@ -335,13 +336,11 @@ def observe(video: VideoLike, audio: np.ndarray | None = None, sample_rate: int 
     for colour, sightings in _find_objects(frames):
         track = np.full((count, 3), np.nan)
         frame_shapes = [""] * count
-        votes: dict[str, int] = {}
         for t, alpha, box in sightings:
             object_mask[t][box] |= alpha > 0.05
             frame_shapes[t], cx, cy, radius = _classify_shape(alpha, box, size)
-            votes[frame_shapes[t]] = votes.get(frame_shapes[t], 0) + 1
             track[t] = (cx, cy, radius)
-        shape = max(votes, key=votes.get)
+        shape = Counter(reading for reading in frame_shapes if reading).most_common(1)[0][0]  # ties: the earliest seen
         # radius from the winning shape's area formula, for every frame
         for t, alpha, _ in sightings:
             track[t, 2] = math.sqrt(float(alpha.sum()) / _AREA_PER_R2[shape]) / size
