@@ -19,6 +19,7 @@ any number of processes.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -149,6 +150,13 @@ def _to_device(batch, device: torch.device):
     return batch
 
 
+def _leave_process_group() -> None:
+    """Destroy the process group before the interpreter exits: a gloo group left to die with the
+    process can abort a rank at shutdown ("terminate called without an active exception")."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _process_group(device: torch.device) -> tuple[int, int, torch.device]:
     """(rank, world size, device) of this process; joins the process group under torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -156,6 +164,7 @@ def _process_group(device: torch.device) -> tuple[int, int, torch.device]:
         return 0, 1, device
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        atexit.register(_leave_process_group)  # the group we joined is left cleanly at exit
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
