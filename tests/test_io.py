@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import av
 import numpy as np
@@ -239,3 +241,19 @@ def test_gif_frames_start_on_time(tmp_path, fps):
     media = read_video(write_video(tmp_path / "t.gif", frames, fps), fps=fps)
     indices = np.rint((media.video.mean(dim=(0, 2, 3)).numpy() + 1) * 127.5 / 12).astype(int)
     np.testing.assert_array_equal(indices, np.arange(17))
+
+
+def test_package_imports_without_pyav_and_media_io_then_names_it():
+    """Training from Shapes World needs no PyAV (a GPU machine may lack it); media I/O says what is missing."""
+    code = (
+        "import sys; sys.modules['av'] = None\n"
+        "import numpy as np, videopoet.cli, videopoet.train.tokenizer, videopoet.tokenizers\n"
+        "from videopoet.io import write_video\n"
+        "try:\n"
+        "    write_video('unwritten.mp4', np.zeros((1, 8, 8, 3), np.uint8), 8)\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "needs PyAV" in run.stdout

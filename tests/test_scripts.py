@@ -22,3 +22,79 @@ def test_tokenizer_shape_failures_refuses_bad_arguments():
     assert run.returncode == 2 and "--clips 0" in run.stderr
     run = subprocess.run([sys.executable, script, "--clips", "1", "--size", "40"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "--size 40" in run.stderr and "Traceback" not in run.stderr
+
+
+def _fit_to_budget():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import fit_to_budget
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return fit_to_budget
+
+
+# A stand-in for `videopoet train ...`: logs {"step", "seconds"} like the shared loop, resumes
+# after its last logged step, and takes `--delay` seconds a step.
+FAKE_TRAINER = """
+import argparse, json, pathlib, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--out"); parser.add_argument("--warmup"); parser.add_argument("--delay", type=float)
+parser.add_argument("--steps", type=int); parser.add_argument("--until", type=int)
+args = parser.parse_args()
+log = pathlib.Path(args.out) / "log.jsonl"
+done = [json.loads(line)["step"] for line in log.read_text().splitlines()] if log.exists() else []
+started = time.monotonic()
+with open(log, "a") as out:
+    for step in range(max(done, default=-1) + 1, min(args.steps, args.until or args.steps)):
+        time.sleep(args.delay)
+        out.write(json.dumps({"step": step, "seconds": time.monotonic() - started}) + "\\n"); out.flush()
+"""
+
+
+def test_fit_to_budget_measures_rates_only_while_every_run_probes():
+    fit = _fit_to_budget()
+    fast = [{"step": step, "seconds": step * 0.1} for step in range(0, 100, 10)]  # probe over at 9 s
+    # the slow run doubles its speed once the fast one stops probing: that speed is not kept
+    slow = [{"step": step, "seconds": step * 0.5 if step <= 18 else 9 + (step - 18) * 0.25} for step in range(0, 100, 2)]
+    fast_rate, slow_rate = fit.measured_rates([fast, slow], skip=4)
+    assert abs(fast_rate - 10) < 1e-6 and abs(slow_rate - 2) < 1e-6
+
+
+def test_fit_to_budget_refuses_commands_it_cannot_fit():
+    fit = _fit_to_budget()
+    for command, reason in [
+        ("videopoet train lm --out r --warmup 100 --steps 5", "leave out --steps"),
+        ("videopoet train lm --warmup 100", "needs --out"),
+        ("videopoet train lm --out r --warmup 10", "shorter than the probe"),
+    ]:
+        try:
+            fit.Run.parse(command, probe_steps=40)
+        except ValueError as error:
+            assert reason in str(error)
+        else:
+            raise AssertionError(f"accepted {command!r}")
+
+
+def test_fit_to_budget_fits_schedules_into_the_budget_and_stops_what_overruns(tmp_path):
+    trainer = tmp_path / "trainer.py"
+    trainer.write_text(FAKE_TRAINER)
+    script = str(ROOT / "scripts" / "fit_to_budget.py")
+
+    def run(seconds: float, delay: float):
+        runs = [f"{sys.executable} {trainer} --out {tmp_path / name} --warmup 40 --delay {delay}" for name in ("a", "b")]
+        args = [sys.executable, script, "--seconds", str(seconds), "--probe-steps", "20", "--reserve", "1"]
+        for command in runs:
+            args += ["--run", command]
+        return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+    fitted = run(seconds=6, delay=0.02)
+    assert fitted.returncode == 0, fitted.stdout + fitted.stderr
+    for name in ("a", "b"):
+        rows = [line.split() for line in fitted.stdout.splitlines() if line.startswith(str(tmp_path / name))]
+        assert len(rows) == 1
+        planned, reached = int(rows[0][2]), int(rows[0][3])
+        assert 20 < planned == reached  # a schedule longer than the probe, run to its end
+    for name in ("a", "b"):
+        (tmp_path / name / "log.jsonl").unlink()
+    overrun = run(seconds=1.5, delay=0.1)  # 20 probe steps take 2 s: the budget ends inside the probe
+    assert overrun.returncode == 1 and "budget spent" in overrun.stdout

@@ -591,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model").add_subparsers(dest="train_command", required=True)
     tokenizer = train.add_parser("tokenizer", help="train the MAGVIT-v2 video tokenizer on the Shapes World and real clips")
     _add_run_options(tokenizer, steps=20_000, batch_size=8, lr=1e-3, warmup=200, checkpoint_every=500)
-    tokenizer.add_argument("--preset", default="shapes-64", help="shapes-64, videopoet-128 or tiny")
+    tokenizer.add_argument("--preset", default="shapes-64", help="shapes-64, shapes-64-wide, videopoet-128 or tiny")
     tokenizer.add_argument("--init", help="start from this tokenizer checkpoint (its config replaces --preset)")
     tokenizer.add_argument(
         "--decoder-only", action="store_true", help="freeze the encoder and quantizer (the codes) and train the decoder"

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
+from .pyav import av
 import numpy as np
 import torch
 import torch.nn.functional as F

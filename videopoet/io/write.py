@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-import av
+from .pyav import av
 import numpy as np
 import torch
 from PIL import Image

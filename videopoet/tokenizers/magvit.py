@@ -72,11 +72,13 @@ class VideoTokenizerConfig:
     @classmethod
     def preset(cls, name: str) -> "VideoTokenizerConfig":
         """Named sizes: `shapes-64` (the shipped default, 4.9M parameters, small enough to
-        train on a CPU: 17x64x64 -> 5x16x16, 2^12 codes), `videopoet-128` (the paper's setting: 17x128x128 ->
-        5x16x16, 2^18 codes) and `tiny` (tests)."""
+        train on a CPU: 17x64x64 -> 5x16x16, 2^12 codes), `shapes-64-wide` (the same codes from
+        a 16M-parameter model: 1.5x the channels and two residual blocks per stage; a GPU run),
+        `videopoet-128` (the paper's setting: 17x128x128 -> 5x16x16, 2^18 codes) and `tiny` (tests)."""
         presets = {
             "tiny": dict(base_channels=8, channel_multipliers=(1, 2), time_downsamples=1, blocks_per_stage=1, bits=6, image_size=32),
             "shapes-64": dict(),
+            "shapes-64-wide": dict(base_channels=48, blocks_per_stage=2),
             "videopoet-128": dict(
                 base_channels=128, channel_multipliers=(1, 2, 2, 4), time_downsamples=2, blocks_per_stage=2, bits=18,
                 norm_groups=32, image_size=128,

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import av
+from ..io.pyav import av
 import numpy as np
 import torch
 from tqdm import tqdm

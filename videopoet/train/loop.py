@@ -23,6 +23,7 @@ import atexit
 import json
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -362,12 +363,13 @@ class Trainer:
             module.train()
         lead = self.rank == 0
         bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step", disable=not (progress and lead))
+        started = time.monotonic()
         with open(self.out / LOG_FILE, "a") if lead else open(os.devnull, "w") as log:
             for batch in loader:
                 figures = self._train_step(_to_device(batch, self.device))
                 history.append(figures)
                 if self.step % self.config.log_every == 0 or self.step + 1 == until:
-                    log.write(json.dumps({"step": self.step, **figures}) + "\n")
+                    log.write(json.dumps({"step": self.step, "seconds": round(time.monotonic() - started, 3), **figures}) + "\n")
                     log.flush()
                     bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items() if not k.endswith("grad_norm")}, refresh=False)
                 self.step += 1
