@@ -328,3 +328,23 @@ def test_generate_command_upscales(upscaling_dir, model_dir, tmp_path, capsys):
     refused = tmp_path / "refused.mp4"
     assert main(["generate", "a red circle", "--model", str(model_dir), "--upscale", "-o", str(refused)]) == 2
     assert "no super-resolution stage" in capsys.readouterr().err and not refused.exists()
+
+
+def test_superres_examples_script_draws_four_rows_per_clip(larger_stage_dir, model_dir, tmp_path):
+    """scripts/superres_examples.py on a model directory with a stage: four rows of four frames
+    per clip, each at the stage's output size (the tokenizer's output shown enlarged, bicubic,
+    the stage, the true render); refused without a stage, writing nothing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "superres_examples.py"
+    sheet = tmp_path / "sheet.png"
+    run = subprocess.run([sys.executable, str(script), "--model", str(larger_stage_dir), "--clips", "2", "-o", str(sheet)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with Image.open(sheet) as image:
+        width, height = image.size
+    high = 4 * SIZE  # the larger stage's output size
+    assert width >= 4 * high and height >= 2 * 4 * high and f"wrote {sheet}" in run.stdout
+    refused = subprocess.run([sys.executable, str(script), "--model", str(model_dir), "-o", str(tmp_path / "none.png")], capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "has no super-resolution stage" in refused.stderr and not (tmp_path / "none.png").exists()
