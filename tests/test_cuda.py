@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_lm import batch_of, tiny_model
+from test_lm import assert_cached_decode_equals_full_forward, batch_of, tiny_model
 from test_superres import random_inputs
 from test_superres import tiny_model as tiny_superres
 from videopoet.data.world import ShapesWorldVideos
@@ -21,17 +21,7 @@ CUDA = torch.device("cuda")
 
 
 def test_lm_cached_decode_equals_full_forward_on_cuda():
-    model = tiny_model().to(CUDA)
-    sequences, batch = batch_of("text_to_video", rows=2)
-    batch = batch.to(CUDA)
-    prefix, length = sequences[0].prefix_length, len(sequences[0])
-    full = model(batch.tokens, batch.prefix_lengths, batch.key_valid, batch.text, batch.has_text)
-    model.setup_cache(2, length)
-    steps = [model.prefill(batch.tokens[:, :prefix], batch.key_valid[:, :prefix], batch.text, batch.has_text)]
-    for position in range(prefix, length - 1):
-        steps.append(model.decode_step(batch.tokens[:, position], position))
-    model.clear_cache()
-    torch.testing.assert_close(torch.stack(steps, dim=1), full[:, prefix - 1 : length - 1], atol=1e-4, rtol=1e-3)
+    assert_cached_decode_equals_full_forward("text_to_video", device="cuda", atol=1e-4, rtol=1e-3)
 
 
 def test_lm_sampling_on_cuda_is_legal_and_seeded():

@@ -156,10 +156,11 @@ def test_masked_text_positions_do_not_matter():
     torch.testing.assert_close(after[0, valid], logits[0, valid])
 
 
-@pytest.mark.parametrize("task", ["text_to_video", "audio_video_continuation", "inpainting"])
-def test_cached_decode_equals_full_forward(task):
-    model = tiny_model()
+def assert_cached_decode_equals_full_forward(task: str, device: str = "cpu", atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Prefill + one decode step per position gives the full forward's logits (also used on CUDA)."""
+    model = tiny_model().to(device)
     sequences, batch = batch_of(task, rows=2)
+    batch = batch.to(device)
     prefix, length = sequences[0].prefix_length, len(sequences[0])
     full = model(batch.tokens, batch.prefix_lengths, batch.key_valid, batch.text, batch.has_text)
     model.setup_cache(2, length)
@@ -167,7 +168,12 @@ def test_cached_decode_equals_full_forward(task):
     for position in range(prefix, length - 1):
         step_logits.append(model.decode_step(batch.tokens[:, position], position))
     model.clear_cache()
-    torch.testing.assert_close(torch.stack(step_logits, dim=1), full[:, prefix - 1 : length - 1], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(torch.stack(step_logits, dim=1), full[:, prefix - 1 : length - 1], atol=atol, rtol=rtol)
+
+
+@pytest.mark.parametrize("task", ["text_to_video", "audio_video_continuation", "inpainting"])
+def test_cached_decode_equals_full_forward(task):
+    assert_cached_decode_equals_full_forward(task)
 
 
 def test_drop_condition():

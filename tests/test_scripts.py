@@ -73,6 +73,9 @@ def test_fit_to_budget_refuses_commands_it_cannot_fit():
             assert reason in str(error)
         else:
             raise AssertionError(f"accepted {command!r}")
+    script = str(ROOT / "scripts" / "fit_to_budget.py")
+    run = subprocess.run([sys.executable, script, "--seconds", "0", "--run", "videopoet train lm --out r --warmup 100"], capture_output=True, text=True)
+    assert run.returncode == 2 and "--seconds must be positive" in run.stderr
 
 
 def test_fit_to_budget_fits_schedules_into_the_budget_and_stops_what_overruns(tmp_path):

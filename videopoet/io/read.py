@@ -8,12 +8,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pyav import av
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import MediaError
+from .pyav import av
 
 SAMPLE_RATE = 16_000
 _TIME_EPS = 1e-6

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from .pyav import av
 import numpy as np
 import torch
 from PIL import Image
+
+from .pyav import av
 
 VideoLike = torch.Tensor | np.ndarray
 MP4_SUFFIXES = (".mp4", ".m4v", ".mov")

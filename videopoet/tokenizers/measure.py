@@ -9,11 +9,11 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..io.pyav import av
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..io.pyav import av
 from ..io.read import read_video
 from ..io.write import to_uint8_frames, write_video
 from ..metrics import psnr, ssim
