@@ -90,10 +90,10 @@ def main() -> None:
         originals.add(clip.video, clip.caption)
 
     print(f"\n{args.clips} {args.split} clips at {size}x{size}: objects whose shape the evaluator misreads")
-    print(f"{'shape, size':<18}{'objects':>8}  {'after encode/decode':<34}{'originals'}")
+    print(f"{'shape, size':<18}{'objects':>8}  {'after encode/decode':<40}{'originals'}")
     for key in sorted(tokens.objects):
         wrong, original = _misreadings(tokens.misread[key]), _misreadings(originals.misread[key])
-        print(f"{', '.join(key):<18}{tokens.objects[key]:>8}  {wrong:<34}{original}")
+        print(f"{', '.join(key):<18}{tokens.objects[key]:>8}  {wrong:<40}{original}")
 
     print("\nsmall squares and triangles: share of frames read as the right shape (frames seen)")
     print(f"{'what moves':<22}{'after encode/decode':>20}{'originals':>14}")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains the shipped Shapes World video tokenizer, measures it and writes it into the package
 # (videopoet/pretrained/shapes-64/video_tokenizer). Every stage resumes where it stopped when the
-# script is run again with the same RUN folder. On 2 CPU cores: about 65 + 45 + 50 + 12 + 47 + 40
-# minutes of training; on a GPU add --device cuda (the default when one is visible) and it takes minutes.
+# script is run again with the same RUN folder. On 2 CPU cores: about 65 + 45 + 50 + 12 + 47 + 40 + 20
+# + 20 minutes of training; on a GPU add --device cuda (the default when one is visible) and it takes minutes.
 #
 # The shipped weights came from these stages with two differences, both from schedules changed
 # on resume: stage 1 ran 3,500 steps of a cosine schedule whose length was 5,500 to step 250,
@@ -44,5 +44,18 @@ videopoet train tokenizer --out "$RUN/decoder17-long2" --init "$RUN/decoder17-lo
     --frames 17 --steps 5000 --batch-size 8 --lr 3e-4 --warmup 100 --adversarial-start 1000000 --checkpoint-every 250 --seed 9 --precision bf16 \
     --size 64 32 $DATA
 
-videopoet eval tokenizer "$RUN/decoder17-long2/checkpoint" --clips 200 --json "$RUN/eval.json" --sheet docs/tokenizer_reconstruction.png
-videopoet export "$RUN/decoder17-long2/checkpoint" videopoet/pretrained/shapes-64/video_tokenizer --float16
+# Stage 6: the decoder alone against the 3D patch discriminator from its first step (hinge loss,
+# weight 0.1), two cosine rounds of 2,000 steps at lr 1e-4 (each about 20 min; the second starts
+# a fresh discriminator). Moving small squares and triangles, which a decoder trained on L1 + L2
+# alone draws as round blobs, come out with corners: evaluator shape .890 -> .943 (test) and
+# .821 -> .875 (compositional), where the same 2,000 steps without the discriminator give
+# .905 / .825. Codes unchanged, as in stage 5.
+videopoet train tokenizer --out "$RUN/adversarial" --init "$RUN/decoder17-long2/checkpoint" --decoder-only \
+    --frames 17 --steps 2000 --batch-size 8 --lr 1e-4 --warmup 50 --adversarial-start 0 --adversarial-weight 0.1 \
+    --checkpoint-every 250 --seed 11 --precision bf16 --size 64 32 $DATA
+videopoet train tokenizer --out "$RUN/adversarial2" --init "$RUN/adversarial/checkpoint" --decoder-only \
+    --frames 17 --steps 2000 --batch-size 8 --lr 1e-4 --warmup 50 --adversarial-start 0 --adversarial-weight 0.1 \
+    --checkpoint-every 250 --seed 12 --precision bf16 --size 64 32 $DATA
+
+videopoet eval tokenizer "$RUN/adversarial2/checkpoint" --clips 200 --json "$RUN/eval.json" --sheet docs/tokenizer_reconstruction.png
+videopoet export "$RUN/adversarial2/checkpoint" videopoet/pretrained/shapes-64/video_tokenizer --float16

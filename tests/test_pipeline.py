@@ -1,7 +1,9 @@
 """The generation pipeline and `videopoet generate`, on a tiny untrained model directory:
 shapes of every task's result, reproducibility, kept pixels, mask mapping, export, bad input."""
 
+import argparse
 import shutil
+from dataclasses import replace
 
 import av
 import numpy as np
@@ -9,10 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
+from videopoet import pipeline as pipeline_module
 from videopoet.cli import main
 from videopoet.io import MediaError, write_video
 from videopoet.lm import LMConfig, SamplingConfig, VideoPoetLM, Vocabulary
-from videopoet.pipeline import GenerationResult, VideoPoetPipeline, export_to_video
+from videopoet.cli_generate import apply_sampling_arguments
+from videopoet.pipeline import DEFAULT_SAMPLING, DEFAULT_TASK_GUIDANCE, GenerationResult, VideoPoetPipeline, export_to_video
 from videopoet.superres import SuperResConfig, SuperResTransformer
 from videopoet.tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
 
@@ -139,6 +143,43 @@ def test_inpainting_and_outpainting_keep_the_pixels_outside_the_mask(pipe):
     assert np.array_equal(filled.frames[:, ~mask], source[:, ~mask])
     wider = pipe.outpaint(source, border=4, seed=0, audio=False)
     assert np.array_equal(wider.frames[:, 4:-4, 4:-4], source[:, 4:-4, 4:-4])
+
+
+def test_default_guidance_per_task(model_dir, pipe, monkeypatch):
+    """Without a sampling of its own, a pipeline samples the fill tasks and video-to-audio (every
+    soundtrack) at DEFAULT_TASK_GUIDANCE's scale and the rest at DEFAULT_SAMPLING's; a call's
+    `sampling=` replaces both; a pipeline given a sampling uses it for every task."""
+    scales = []
+    sample = pipeline_module.sample
+
+    def recording(model, batch, layout, config, **options):
+        scales.append(config.guidance_scale)
+        return sample(model, batch, layout, config, **options)
+
+    monkeypatch.setattr(pipeline_module, "sample", recording)
+    default = VideoPoetPipeline.from_pretrained(model_dir, progress=False)
+    fill, common = DEFAULT_TASK_GUIDANCE["inpainting"], DEFAULT_SAMPLING.guidance_scale
+    assert fill != common and DEFAULT_TASK_GUIDANCE["video_to_audio"] == fill
+    mask = np.zeros((SIZE, SIZE), dtype=bool)
+    mask[4:12, 4:12] = True
+    default.inpaint(clip_frames(1), mask, "a red ball", seed=0)
+    default.text_to_video("a red ball", seed=0)
+    assert scales == [fill, fill, common, fill]  # the fill, its soundtrack; the video, its soundtrack
+    scales.clear()
+    default.inpaint(clip_frames(1), mask, "a red ball", seed=0, sampling=replace(DEFAULT_SAMPLING, guidance_scale=1.5))
+    pipe.inpaint(clip_frames(1), mask, "a red ball", seed=0)
+    assert scales == [1.5, 1.5, pipe.sampling.guidance_scale, pipe.sampling.guidance_scale]
+    assert pipe.task_guidance == {}
+
+
+def test_sampling_options_on_the_command_line(model_dir):
+    """--temperature alone keeps the per-task guidance; --guidance replaces it for every task."""
+    options = {"guidance": None, "temperature": 0.5, "top_k": None, "top_p": None}
+    default = VideoPoetPipeline.from_pretrained(model_dir, progress=False)
+    apply_sampling_arguments(argparse.Namespace(**options), default)
+    assert default.sampling.temperature == 0.5 and default.task_guidance == DEFAULT_TASK_GUIDANCE
+    apply_sampling_arguments(argparse.Namespace(**{**options, "guidance": 2.0}), default)
+    assert default.task_guidance == {} and default.sampling_for("inpainting").guidance_scale == 2.0
 
 
 def test_latent_mask_covers_each_masked_pixels_footprint(pipe):

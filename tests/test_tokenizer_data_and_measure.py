@@ -103,13 +103,16 @@ def test_train_and_eval_tokenizer_commands(tmp_path, capsys):
 
 
 def test_decoder_only_training_keeps_every_code(tmp_path):
-    """Also in bf16 autocast on the CPU (--precision bf16): the codes are the encoder's, in fp32."""
+    """Also in bf16 autocast on the CPU (--precision bf16) and against the discriminator from the
+    first step (the shipped decoder's last stages): the codes are the encoder's, in fp32."""
     first, second = tmp_path / "first", tmp_path / "second"
     common = ["--preset", "tiny", "--steps", "2", "--batch-size", "2", "--frames", "5", "--real-share", "0"]
     assert main(["train", "tokenizer", "--out", str(first), *common]) == 0
-    assert main(["train", "tokenizer", "--out", str(second), *common, "--init", str(first / "checkpoint"), "--decoder-only", "--lr", "1e-2", "--size", "64", "32", "--crop", "32", "--precision", "bf16"]) == 0
+    assert main(["train", "tokenizer", "--out", str(second), *common, "--init", str(first / "checkpoint"), "--decoder-only", "--lr", "1e-2", "--size", "64", "32", "--crop", "32", "--precision", "bf16", "--adversarial-start", "0"]) == 0
     before, after = VideoTokenizer.from_pretrained(first / "checkpoint"), VideoTokenizer.from_pretrained(second / "checkpoint")
     video = torch.rand(2, 3, 5, 32, 32) * 2 - 1
     assert torch.equal(before.encode(video), after.encode(video))
     changed = [not torch.equal(a, b) for a, b in zip(before.decoder.parameters(), after.decoder.parameters())]
     assert any(changed)
+    last_log = json.loads((second / "log.jsonl").read_text().splitlines()[-1])
+    assert "generator" in last_log and "discriminator" in last_log  # the adversarial phase ran

@@ -339,19 +339,19 @@ def _eval_lm(args: argparse.Namespace) -> int:
 
 
 def _eval_tasks(args: argparse.Namespace) -> int:
-    from .cli_generate import sampling_from_arguments
+    from .cli_generate import apply_sampling_arguments
     from .eval_tasks import TASKS, evaluate_tasks, format_results, to_json
     from .pipeline import VideoPoetPipeline
 
     tasks = TASKS if args.tasks == "all" else tuple(name.strip() for name in args.tasks.split(",") if name.strip())
     pipe = VideoPoetPipeline.from_pretrained(args.model, device=_device(args.device), progress=False)
-    pipe.sampling = sampling_from_arguments(args, pipe.sampling)
+    apply_sampling_arguments(args, pipe)
     results = evaluate_tasks(pipe, tasks, args.clips, args.split, args.batch_size)
-    print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}, batches of {args.batch_size}, {pipe.sampling}")
+    print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}, batches of {args.batch_size}, {pipe.sampling}, guidance by task {pipe.task_guidance}")
     print(format_results(results))
     if args.json:
         with atomic_path(args.json) as temporary:
-            temporary.write_text(to_json(results, args.clips, args.split, pipe.sampling) + "\n")
+            temporary.write_text(to_json(results, args.clips, args.split, pipe.sampling, pipe.task_guidance) + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -24,7 +24,7 @@ from .io.write import MP4_SUFFIXES
 from .world.spec import FPS
 
 if TYPE_CHECKING:
-    from .lm import SamplingConfig
+    from .pipeline import VideoPoetPipeline
 
 TASKS = (
     "auto",
@@ -69,16 +69,19 @@ def add_generate_parser(commands) -> None:
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """--guidance, --temperature, --top-k, --top-p: overrides of the pipeline's sampling."""
-    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale for every task (1 = none; default: 4, and 3 for inpainting, outpainting and soundtracks)")
     parser.add_argument("--temperature", type=float, help="0 = greedy")
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--top-p", type=float)
 
 
-def sampling_from_arguments(args: argparse.Namespace, default: SamplingConfig) -> SamplingConfig:
-    """`default` with the sampling options given on the command line."""
+def apply_sampling_arguments(args: argparse.Namespace, pipe: VideoPoetPipeline) -> None:
+    """Set the sampling options given on the command line as `pipe`'s defaults; a --guidance
+    replaces every task's (the per-task defaults included)."""
     overrides = {"guidance_scale": args.guidance, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
-    return replace(default, **{name: value for name, value in overrides.items() if value is not None})
+    pipe.sampling = replace(pipe.sampling, **{name: value for name, value in overrides.items() if value is not None})
+    if args.guidance is not None:
+        pipe.task_guidance = {}
 
 
 def choose_task(args: argparse.Namespace) -> str:
@@ -152,7 +155,8 @@ def run_generate(args: argparse.Namespace) -> int:
     pipe = VideoPoetPipeline.from_pretrained(args.model, device=device)
     if args.upscale and pipe.superres is None:
         raise ValueError(f"--upscale: the model {args.model or 'shipped with the package'} has no super-resolution stage (superres/)")
-    options = {"seed": args.seed, "sampling": sampling_from_arguments(args, pipe.sampling)}
+    apply_sampling_arguments(args, pipe)
+    options = {"seed": args.seed}
     audio = not args.no_audio
     clip_seconds = pipe.frames / FPS
     if task == "text-to-video":

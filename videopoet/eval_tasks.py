@@ -240,5 +240,6 @@ def format_results(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def to_json(results: dict[str, dict[str, float]], clips: int, split: str, sampling: SamplingConfig) -> str:
-    return json.dumps({"clips": clips, "split": split, "sampling": asdict(sampling), "results": results}, indent=2)
+def to_json(results: dict[str, dict[str, float]], clips: int, split: str, sampling: SamplingConfig, task_guidance: dict[str, float]) -> str:
+    record = {"clips": clips, "split": split, "sampling": asdict(sampling), "task_guidance": task_guidance, "results": results}
+    return json.dumps(record, indent=2)
