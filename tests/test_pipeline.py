@@ -159,12 +159,13 @@ def test_default_guidance_per_task(model_dir, pipe, monkeypatch):
     monkeypatch.setattr(pipeline_module, "sample", recording)
     default = VideoPoetPipeline.from_pretrained(model_dir, progress=False)
     fill, common = DEFAULT_TASK_GUIDANCE["inpainting"], DEFAULT_SAMPLING.guidance_scale
-    assert fill != common and DEFAULT_TASK_GUIDANCE["video_to_audio"] == fill
+    assert fill != common and DEFAULT_TASK_GUIDANCE["video_to_audio"] == DEFAULT_TASK_GUIDANCE["outpainting"] == fill
     mask = np.zeros((SIZE, SIZE), dtype=bool)
     mask[4:12, 4:12] = True
     default.inpaint(clip_frames(1), mask, "a red ball", seed=0)
     default.text_to_video("a red ball", seed=0)
-    assert scales == [fill, fill, common, fill]  # the fill, its soundtrack; the video, its soundtrack
+    default.outpaint(clip_frames(1), border=4, seed=0, audio=False)
+    assert scales == [fill, fill, common, fill, fill]  # the fill, its soundtrack; the video, its soundtrack; the border
     scales.clear()
     default.inpaint(clip_frames(1), mask, "a red ball", seed=0, sampling=replace(DEFAULT_SAMPLING, guidance_scale=1.5))
     pipe.inpaint(clip_frames(1), mask, "a red ball", seed=0)
