@@ -173,6 +173,16 @@ def test_default_guidance_per_task(model_dir, pipe, monkeypatch):
     assert pipe.task_guidance == {}
 
 
+def test_task_guidance_names_real_tasks_and_scales(pipe):
+    with pytest.raises(ValueError, match="'inpaint'.*not an LM task"):
+        pipe.task_guidance = {"inpaint": 3.0}
+    with pytest.raises(ValueError, match="finite number"):
+        pipe.task_guidance = {"inpainting": float("nan")}
+    with pytest.raises(ValueError, match="not an LM task"):
+        pipe.sampling_for("text-to-video")
+    assert pipe.task_guidance == {}  # a refused setting changes nothing
+
+
 def test_sampling_options_on_the_command_line(model_dir):
     """--temperature alone keeps the per-task guidance; --guidance replaces it for every task."""
     options = {"guidance": None, "temperature": 0.5, "top_k": None, "top_p": None}

@@ -45,6 +45,7 @@ from .io.read import read_audio, read_video, resize_and_crop
 from .io.write import bicubic_resize, from_uint8_frames, to_uint8_frames, write_video
 from .lm import SamplingConfig, TaskExample, VideoPoetLM, build_sequence, collate, output_codes, sample
 from .lm.sequences import MASKED
+from .lm.vocabulary import TASKS as LM_TASKS
 from .pretrained import DEFAULT_MODEL, model_part
 from .superres import DecodingConfig, SuperResTransformer, decode
 from .tokenizers import AudioTokenizer, VideoTokenizer
@@ -402,9 +403,26 @@ class VideoPoetPipeline:
 
     def sampling_for(self, task: str) -> SamplingConfig:
         """The sampling an LM task (a name from `videopoet.lm.tasks`) uses without a call's own."""
+        if task not in LM_TASKS:
+            raise ValueError(f"task {task!r}: not an LM task ({', '.join(LM_TASKS)})")
         if task in self.task_guidance:
             return replace(self.sampling, guidance_scale=self.task_guidance[task])
         return self.sampling
+
+    @property
+    def task_guidance(self) -> dict[str, float]:
+        """LM task -> the guidance scale it samples with when a call passes no `sampling=`."""
+        return self._task_guidance
+
+    @task_guidance.setter
+    def task_guidance(self, scales: dict[str, float]) -> None:
+        unknown = sorted(set(scales) - set(LM_TASKS))
+        if unknown:
+            raise ValueError(f"task_guidance for {', '.join(map(repr, unknown))}: not an LM task ({', '.join(LM_TASKS)})")
+        for task, scale in scales.items():
+            if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
+                raise ValueError(f"task_guidance[{task!r}] = {scale!r}: a guidance scale is a finite number >= 0")
+        self._task_guidance = dict(scales)
 
     def _run(
         self,
