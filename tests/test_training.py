@@ -48,6 +48,16 @@ def test_a_few_steps_reduce_the_reconstruction_loss(tmp_path):
     assert "discriminator" in history[-1] and "generator" in history[-1]  # the adversarial phase switched on
 
 
+def test_the_discriminator_can_learn_at_its_own_rate(tmp_path):
+    trainer = _trainer(tmp_path, steps=4, learning_rate=1e-3)
+    trainer.task.losses.discriminator_lr_scale = 4.0
+    trainer.run(progress=False)
+    tokenizer_lr = trainer.optimizers["tokenizer"].param_groups[0]["lr"]
+    assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(4 * tokenizer_lr)
+    with pytest.raises(ValueError, match="discriminator_lr_scale"):
+        TokenizerLossConfig(discriminator_lr_scale=0)
+
+
 def test_bf16_on_the_cpu_trains_fp32_weights_on_bf16_arithmetic(tmp_path):
     """precision="bf16" autocasts on the CPU too ("auto" there is fp32): the losses differ a little
     from fp32's, stay finite, and the weights and checkpoint stay fp32."""

