@@ -49,10 +49,6 @@ class VideoTokenizerConfig:
     entropy_weight: float = 0.1
     diversity_weight: float = 1.0
     commitment_weight: float = 0.25
-    # heads of a causal space-time attention block in the decoder at the latent resolution
-    # (0: none). It lets a latent frame look at earlier ones anywhere in the frame, so an object
-    # moving within a 4-frame group can borrow its outline from where it stood still.
-    decoder_attention_heads: int = 0
 
     def __post_init__(self):
         self.channel_multipliers = tuple(self.channel_multipliers)
@@ -60,12 +56,6 @@ class VideoTokenizerConfig:
             raise ValueError(
                 f"time_downsamples={self.time_downsamples}: at most one per spatial downsampling "
                 f"({len(self.channel_multipliers) - 1} here)"
-            )
-        latent_width = self.base_channels * self.channel_multipliers[-1]
-        if self.decoder_attention_heads < 0 or (self.decoder_attention_heads and latent_width % (4 * self.decoder_attention_heads)):
-            raise ValueError(
-                f"decoder_attention_heads={self.decoder_attention_heads}: must be 0 or split the {latent_width} latent-resolution "
-                "channels into heads whose width is a multiple of 4"
             )
         for multiplier in self.channel_multipliers:
             if (self.base_channels * multiplier) % self.norm_groups:
@@ -215,54 +205,6 @@ class Upsample(nn.Module):
         return x[:, :, self.time_factor - 1 :]
 
 
-def axial_rotary_angles(height: int, width: int, head_dim: int, device: torch.device) -> torch.Tensor:
-    """Rotation angles (height * width, head_dim / 2) for 2D rotary positions: the first half of
-    the angle pairs turn with the row, the second with the column, so the attention score of
-    two cells depends on their offset, not where they are (the same weights serve any size)."""
-    quarter = head_dim // 4
-    frequencies = 1.0 / (100.0 ** (torch.arange(quarter, device=device, dtype=torch.float32) / quarter))
-    rows = torch.arange(height, device=device, dtype=torch.float32)[:, None] * frequencies  # (h, d/4)
-    columns = torch.arange(width, device=device, dtype=torch.float32)[:, None] * frequencies  # (w, d/4)
-    angles = torch.cat([rows[:, None].expand(-1, width, -1), columns[None].expand(height, -1, -1)], dim=-1)
-    return rearrange(angles, "h w d -> (h w) d")
-
-
-def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """Rotate consecutive pairs of x (..., n, d) by angles (n, d / 2)."""
-    pairs = rearrange(x.float(), "... (d two) -> ... d two", two=2)
-    cos, sin = angles.cos(), angles.sin()
-    rotated = torch.stack([pairs[..., 0] * cos - pairs[..., 1] * sin, pairs[..., 0] * sin + pairs[..., 1] * cos], dim=-1)
-    return rearrange(rotated, "... d two -> ... (d two)").to(x.dtype)
-
-
-class CausalSpaceTimeAttention(nn.Module):
-    """Self-attention over every cell of a latent video, each frame seeing itself and earlier
-    frames only (so it keeps the decoder causal), with 2D rotary positions in space. A
-    residual block whose output projection starts at zero: added to a trained decoder, it
-    changes nothing until it learns to. (B, C, t, h, w) -> (B, C, t, h, w)."""
-
-    def __init__(self, channels: int, heads: int, groups: int):
-        super().__init__()
-        self.heads = heads
-        self.norm = FrameGroupNorm(groups, channels)
-        self.to_qkv = nn.Linear(channels, 3 * channels)
-        self.out = nn.Linear(channels, channels)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, _, frames, height, width = x.shape
-        tokens = rearrange(self.norm(x), "b c t h w -> b (t h w) c")
-        q, k, v = rearrange(self.to_qkv(tokens), "b n (three heads d) -> three b heads n d", three=3, heads=self.heads)
-        angles = axial_rotary_angles(height, width, q.shape[-1], x.device).repeat(frames, 1)  # (t h w, d/2)
-        q, k = rotate(q, angles), rotate(k, angles)
-        frame_of = torch.arange(frames, device=x.device).repeat_interleave(height * width)  # (t h w,)
-        visible = frame_of[None, :] <= frame_of[:, None]  # query row sees key column
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=visible)
-        attended = self.out(rearrange(attended, "b heads n d -> b n (heads d)"))
-        return x + rearrange(attended, "b (t h w) c -> b c t h w", t=frames, h=height)
-
-
 class Encoder(nn.Module):
     def __init__(self, config: VideoTokenizerConfig):
         super().__init__()
@@ -291,8 +233,6 @@ class Decoder(nn.Module):
         widths = [config.base_channels * m for m in config.channel_multipliers][::-1]
         stages = len(widths)
         self.conv_in = CausalConv3d(config.bits, widths[0])
-        heads = config.decoder_attention_heads
-        self.attention = CausalSpaceTimeAttention(widths[0], heads, config.norm_groups) if heads else None
         self.stages = nn.ModuleList()
         self.upsamples = nn.ModuleList()
         for index, width in enumerate(widths):
@@ -308,8 +248,6 @@ class Decoder(nn.Module):
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:  # (B, bits, t, h, w) -> (B, 3, T, H, W)
         x = self.conv_in(latent)
-        if self.attention is not None:
-            x = self.attention(x)
         for index, stage in enumerate(self.stages):
             for block in stage:
                 x = block(x, latent)
@@ -391,14 +329,3 @@ class VideoTokenizer(nn.Module):
         model = cls(VideoTokenizerConfig.from_dict(config))
         model.load_state_dict(state)
         return model.eval()
-
-    def with_decoder_attention(self, heads: int) -> "VideoTokenizer":
-        """A copy of this tokenizer whose decoder has a fresh `CausalSpaceTimeAttention` block
-        with `heads` heads (0 removes it); every other weight is kept, and since the new block
-        starts as the identity the copy decodes exactly as this one until it is trained."""
-        config = VideoTokenizerConfig.from_dict({**self.config.to_dict(), "decoder_attention_heads": heads})
-        model = VideoTokenizer(config).to(next(self.parameters()).device)
-        state = {key: value for key, value in self.state_dict().items() if not key.startswith("decoder.attention.")}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        assert not unexpected and all(key.startswith("decoder.attention.") for key in missing), (missing, unexpected)
-        return model.train(self.training)
