@@ -132,13 +132,8 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         raise ValueError("--decoder-only trains a decoder for fixed codes: give the trained tokenizer with --init")
     if args.init:
         tokenizer = VideoTokenizer.from_pretrained(args.init).train()
-        if args.decoder_attention is not None and args.decoder_attention != tokenizer.config.decoder_attention_heads:
-            tokenizer = tokenizer.with_decoder_attention(args.decoder_attention)
     else:
-        config = VideoTokenizerConfig.preset(args.preset)
-        if args.decoder_attention is not None:
-            config = VideoTokenizerConfig.from_dict({**config.to_dict(), "decoder_attention_heads": args.decoder_attention})
-        tokenizer = VideoTokenizer(config)
+        tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
     data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
     losses = TokenizerLossConfig(
         adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight, discriminator_lr_scale=args.discriminator_lr_scale
@@ -600,11 +595,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(tokenizer, steps=20_000, batch_size=8, lr=1e-3, warmup=200, checkpoint_every=500)
     tokenizer.add_argument("--preset", default="shapes-64", help="shapes-64, shapes-64-wide, videopoet-128 or tiny")
     tokenizer.add_argument("--init", help="start from this tokenizer checkpoint (its config replaces --preset)")
-    tokenizer.add_argument(
-        "--decoder-attention", type=int, metavar="HEADS",
-        help="give the decoder a causal space-time attention block with this many heads at the latent resolution "
-        "(0: none; default: the preset's or --init's); added to an --init tokenizer it starts as the identity",
-    )
     tokenizer.add_argument(
         "--decoder-only", action="store_true", help="freeze the encoder and quantizer (the codes) and train the decoder"
     )
