@@ -56,6 +56,8 @@ def test_the_discriminator_can_learn_at_its_own_rate(tmp_path):
     assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(4 * tokenizer_lr)
     with pytest.raises(ValueError, match="discriminator_lr_scale"):
         TokenizerLossConfig(discriminator_lr_scale=0)
+    with pytest.raises(ValueError, match="discriminator_channels=6"):
+        TokenizerLossConfig(discriminator_channels=6)
 
 
 def test_bf16_on_the_cpu_trains_fp32_weights_on_bf16_arithmetic(tmp_path):

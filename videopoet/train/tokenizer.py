@@ -47,6 +47,8 @@ class TokenizerLossConfig:
     discriminator_lr_scale: float = 1.0  # the discriminator's learning rate over the tokenizer's
 
     def __post_init__(self):
+        if self.discriminator_channels < 4 or self.discriminator_channels % 4:
+            raise ValueError(f"discriminator_channels={self.discriminator_channels}: must be a positive multiple of 4 (its norms take 8 groups from twice that)")
         if not self.discriminator_lr_scale > 0:
             raise ValueError(f"discriminator_lr_scale={self.discriminator_lr_scale}: must be > 0")
 
