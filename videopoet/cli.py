@@ -134,11 +134,11 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         tokenizer = VideoTokenizer.from_pretrained(args.init).train()
     else:
         tokenizer = VideoTokenizer(VideoTokenizerConfig.preset(args.preset))
-    data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
     losses = TokenizerLossConfig(
         adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight,
         discriminator_channels=args.discriminator_channels, discriminator_lr_scale=args.discriminator_lr_scale,
     )
+    data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)
     print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
