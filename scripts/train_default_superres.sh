@@ -12,7 +12,9 @@ RUN=${RUN:-runs}
 # 1. A decoder for 128 px frames of the shipped codes: the shipped tokenizer's decoder,
 #    fine-tuned on 64 px crops of 128 px renders with the encoder and quantizer frozen (so the
 #    codes, and every token shard and LM made with them, stay valid). The shipped decoder,
-#    trained at 64 px, decodes 128 px codes 1.5 dB below bicubic upsampling; this one 1.5 dB above.
+#    trained at 64 px, decodes 128 px codes 1.0 dB below bicubic upsampling of its own 64 px
+#    reconstruction; this one 1.8 dB above its own, 2.2 dB above the shipped decoder's
+#    (benchmarks/superres_ceiling.py --clips 20).
 #    400 steps, then the same command with --steps 500: the resumed run stretches the cosine
 #    schedule to 500 (as the shipped decoder was made).
 for steps in 400 500; do
