@@ -1,7 +1,7 @@
 """How much faster is a training step in bf16 autocast (`train ... --precision bf16`) than in fp32?
 
 In one run, on one device, for the shipped models' architectures at their training sizes:
-1. the video tokenizer (`shapes-64`): 17-frame 32x32 crops, batch 8, reconstruction and LFQ
+1. the video tokenizer (`shapes-64`): 17-frame 32x32 crops, batch 8 (--batch-size), reconstruction and LFQ
    losses — the step of `scripts/train_default_tokenizer.sh`;
 2. the language model (`tiny` over the shipped vocabulary): 512-token sequences, batch 8, the
    loss (and the output head) only after a quarter-length prefix, as in training.
@@ -25,11 +25,11 @@ from videopoet.lm.model import LMConfig, VideoPoetLM
 from videopoet.tokenizers import VideoTokenizer
 
 
-def tokenizer_step(device: torch.device, dtype: torch.dtype | None) -> Callable[[], None]:
-    """One training step of the shipped tokenizer's architecture on (8, 3, 17, 32, 32) clips."""
+def tokenizer_step(device: torch.device, dtype: torch.dtype | None, batch: int = 8) -> Callable[[], None]:
+    """One training step of the shipped tokenizer's architecture on (batch, 3, 17, 32, 32) clips."""
     model = VideoTokenizer.from_pretrained().float().to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    video = torch.rand(8, 3, 17, 32, 32, device=device) * 2 - 1
+    video = torch.rand(batch, 3, 17, 32, 32, device=device) * 2 - 1
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -70,18 +70,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=8, help="clips / sequences per step (8: as in training)")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: must be at least 1")
+    if args.batch_size < 1:
+        parser.error(f"--batch-size {args.batch_size}: must be at least 1")
     device = torch.device(args.device)
     print(f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, device {device}")
     print("| model | fp32 step | bf16 step | fp32 / bf16 |")
     print("|---|---|---|---|")
-    for name, make in (("video tokenizer shapes-64, 8 x 17x32x32", tokenizer_step), ("LM tiny, 8 x 512 tokens", lm_step)):
+    batch = args.batch_size
+    for name, make in ((f"video tokenizer shapes-64, {batch} x 17x32x32", tokenizer_step), (f"LM tiny, {batch} x 512 tokens", lm_step)):
         torch.manual_seed(0)
-        fp32 = median_seconds(make(device, None), args.repeats, device)
+        fp32 = median_seconds(make(device, None, batch=batch), args.repeats, device)
         torch.manual_seed(0)
-        bf16 = median_seconds(make(device, torch.bfloat16), args.repeats, device)
+        bf16 = median_seconds(make(device, torch.bfloat16, batch=batch), args.repeats, device)
         print(f"| {name} | {fp32 * 1000:.0f} ms | {bf16 * 1000:.0f} ms | {fp32 / bf16:.2f}x |")
 
 
