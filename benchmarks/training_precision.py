@@ -1,10 +1,11 @@
 """How much faster is a training step in bf16 autocast (`train ... --precision bf16`) than in fp32?
 
 In one run, on one device, for the shipped models' architectures at their training sizes:
-1. the video tokenizer (`shapes-64`): 17-frame 32x32 crops, batch 8 (--batch-size), reconstruction and LFQ
+1. the video tokenizer (`shapes-64`): 17-frame 32x32 crops, batch 8, reconstruction and LFQ
    losses — the step of `scripts/train_default_tokenizer.sh`;
 2. the language model (`tiny` over the shipped vocabulary): 512-token sequences, batch 8, the
    loss (and the output head) only after a quarter-length prefix, as in training.
+--batch-size changes both batches (a CPU without bf16 support takes minutes per bf16 step at 8).
 Each step is forward, backward and an AdamW update, timed as the median of --repeats after a
 warm-up (`timing.median_seconds`); the ratio is fp32 time over bf16 time (above 1: bf16 is
 faster). On CPUs without AVX-512 BF16 or AMX, bf16 is usually slower: keep fp32 there.

@@ -28,3 +28,12 @@ def test_benchmark_runs_and_prints_its_table(script):
     assert run.returncode == 0, run.stderr[-2000:]
     for text in expected:
         assert text in run.stdout, (text, run.stdout[-2000:])
+
+
+def test_training_precision_refuses_a_batch_size_below_one():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "training_precision.py"), "--batch-size", "0"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert run.returncode == 2
+    assert "--batch-size 0: must be at least 1" in run.stderr
+    assert "| model |" not in run.stdout
