@@ -179,7 +179,7 @@ def single_process_run(shards, tmp_path_factory):
 def test_two_gloo_processes_match_one_process(shards, single_process_run, tmp_path, mode):
     script, one = single_process_run
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(29517 + (mode == "fsdp"))]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]  # a free port of its own
     double = subprocess.run([*command, str(script), str(shards), str(tmp_path / "two"), "2", mode], env=env, capture_output=True, text=True, timeout=300)
     assert double.returncode == 0, double.stderr[-3000:]
     two = torch.load(tmp_path / "two" / "result.pt")
