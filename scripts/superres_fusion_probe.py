@@ -152,7 +152,7 @@ def main() -> None:
     text = TextEncoder.named(clip["text_encoder"], max_tokens=clip["text_length"])
     variants = ["bicubic", "decoded codes", *heads]
     psnrs: dict[str, list[float]] = {variant: [] for variant in variants}
-    reports = {variant: EvalReport() for variant in ["decoded 64", *variants]}
+    reports = {variant: EvalReport() for variant in [f"decoded {low}", *variants]}
     with torch.no_grad():
         for start in tqdm(range(0, args.test_clips, 4), desc="compositional clips", unit="batch"):
             seeds = list(range(start, min(start + 4, args.test_clips)))
@@ -168,7 +168,7 @@ def main() -> None:
                 outputs[name] = fused.unflatten(0, (len(seeds), -1)).transpose(1, 2)
             for row, caption in enumerate(captions):
                 wanted = parse(caption)
-                reports["decoded 64"].add(score_clip(observe(decoded_low[row]), wanted))
+                reports[f"decoded {low}"].add(score_clip(observe(decoded_low[row]), wanted))
                 for variant in variants:
                     psnrs[variant].append(float(psnr(outputs[variant][row], truths[row])))
                     reports[variant].add(score_clip(observe(outputs[variant][row]), wanted))

@@ -116,29 +116,19 @@ def test_fit_to_budget_fits_schedules_into_the_budget_and_stops_what_overruns(tm
 
 def test_superres_fusion_probe_trains_both_heads_and_prints_every_variant(tmp_path):
     """scripts/superres_fusion_probe.py on a tiny untrained stage's predictions for two clips:
-    a row per variant (PSNR for all but the decoded 64 px clip, then the evaluator's figures);
+    a row per variant (PSNR for all but the decoded 32 px clip, then the evaluator's figures);
     more training clips than predictions is refused before any work."""
-    from videopoet.cli import main
-    from videopoet.superres import SuperResConfig, SuperResTransformer
+    from test_superres_training import tiny_stage_predictions
 
-    import torch
-
-    low = tmp_path / "low"
-    assert main(["tokenize", "--world", "train", "--n", "2", "--size", "32", "--fields", "video", "--out", str(low), "--device", "cpu"]) == 0
-    clip = {"size": 32, "frames": 17, "text_encoder": "all-MiniLM-L6-v2", "text_length": 32}
-    torch.manual_seed(0)
-    stage = SuperResTransformer(SuperResConfig(width=16, depth=3, heads=2, window=(5, 4, 4), max_height=16, max_width=16, clip=clip))
-    stage.save_pretrained(tmp_path / "stage")
-    predicted = tmp_path / "predicted"
-    assert main(["upscale-tokens", str(tmp_path / "stage"), "--low-shards", str(low), "--out", str(predicted), "--device", "cpu"]) == 0
+    _, predicted = tiny_stage_predictions(tmp_path, clips=2)
     shipped = str(ROOT / "videopoet" / "pretrained" / "shapes-64" / "video_tokenizer")
     script = str(ROOT / "scripts" / "superres_fusion_probe.py")
     command = [sys.executable, script, str(tmp_path / "stage"), "--decoder", shipped, "--predicted", str(predicted), "--test-clips", "2", "--steps", "2"]
     run = subprocess.run([*command, "--train-clips", "2"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     rows = {line[:22].strip(): line[22:].split() for line in run.stdout.splitlines()[2:]}
-    assert list(rows) == ["decoded 64", "bicubic", "decoded codes", "head with codes", "head, bicubic alone"]
-    assert len(rows["decoded 64"]) == 7 and all(len(values) == 8 for name, values in rows.items() if name != "decoded 64")
-    assert all(10 < float(values[0]) < 60 for name, values in rows.items() if name != "decoded 64")
+    assert list(rows) == ["decoded 32", "bicubic", "decoded codes", "head with codes", "head, bicubic alone"]
+    assert len(rows["decoded 32"]) == 7 and all(len(values) == 8 for name, values in rows.items() if name != "decoded 32")
+    assert all(10 < float(values[0]) < 60 for name, values in rows.items() if name != "decoded 32")
     refused = subprocess.run([*command, "--train-clips", "3"], capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode == 2 and "fewer than --train-clips 3" in refused.stderr
