@@ -141,6 +141,8 @@ def main() -> None:
     decoder = VideoTokenizer.from_pretrained(args.decoder).eval()
     superres = SuperResTransformer.from_pretrained(args.superres).eval()
     clip = superres.config.clip
+    if not clip:
+        parser.error(f"{args.superres}: the super-resolution config does not record the clips it was trained on (clip)")
     low, frames = clip["size"], clip["frames"]
     high = low * superres.config.scale
     pairs = training_pairs(tokenizer, decoder, predicted, args.train_clips, low, high, frames)
