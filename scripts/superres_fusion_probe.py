@@ -25,7 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from videopoet.data.shards import TokenShards
-from videopoet.io.write import bicubic_resize, from_uint8_frames
+from videopoet.io.write import bicubic_resize, from_uint8_frames, to_uint8_frames
 from videopoet.metrics import psnr
 from videopoet.superres import DecodingConfig, SuperResTransformer, decode
 from videopoet.tokenizers import VideoTokenizer
@@ -58,7 +58,7 @@ class FusionHead(nn.Module):
 
 def to_uint8(videos: torch.Tensor) -> torch.Tensor:
     """(B, 3, T, H, W) in [-1, 1] -> (B, T, H, W, 3) uint8 (kept in memory compactly)."""
-    return ((videos.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1)
+    return torch.stack([torch.from_numpy(to_uint8_frames(video)) for video in videos])
 
 
 def to_frames(videos: torch.Tensor) -> torch.Tensor:
@@ -97,8 +97,9 @@ def train_head(head: FusionHead, pairs: dict[str, torch.Tensor], steps: int, lr:
     clips, frames, size = pairs["truth"].shape[:3]
     crop_size = min(CROP, size)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     generator = torch.Generator().manual_seed(seed)
-    for step in tqdm(range(steps), desc=f"head {'with' if head.with_codes else 'without'} codes"):
+    for _ in tqdm(range(steps), desc=f"head {'with' if head.with_codes else 'without'} codes"):
         index = torch.randint(0, clips * frames, (BATCH,), generator=generator)
         y, x = torch.randint(0, size - crop_size + 1, (2,), generator=generator).tolist()
 
@@ -111,8 +112,7 @@ def train_head(head: FusionHead, pairs: dict[str, torch.Tensor], steps: int, lr:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        for group in optimizer.param_groups:
-            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * (step + 1) / steps))
+        schedule.step()
     return head.eval()
 
 
