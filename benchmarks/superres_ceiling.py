@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from videopoet.io.write import bicubic_resize, from_uint8_frames
 from videopoet.metrics import psnr
+from videopoet.pretrained import DEFAULT_MODEL
 from videopoet.tokenizers import VideoTokenizer
 from videopoet.tokenizers.measure import reconstruct
 from videopoet.world.render import render_clip
@@ -29,14 +30,14 @@ from videopoet.world.render import render_clip
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("tokenizers", nargs="*", help="tokenizer checkpoints or model directories besides the shipped one")
+    parser.add_argument("tokenizers", nargs="*", help="tokenizer checkpoints or model directories besides the shipped model's")
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--low", type=int, default=64, help="low size (pixels)")
     parser.add_argument("--scale", type=int, default=2)
     parser.add_argument("--frames", type=int, default=17)
     args = parser.parse_args()
 
-    tokenizers = {"shipped": VideoTokenizer.from_pretrained()} | {path: VideoTokenizer.from_pretrained(path) for path in args.tokenizers}
+    tokenizers = {"shipped model's": VideoTokenizer.from_pretrained(DEFAULT_MODEL)} | {path: VideoTokenizer.from_pretrained(path) for path in args.tokenizers}
     high = args.low * args.scale
     sums = {name: {"ceiling": 0.0, "bicubic": 0.0, "low": 0.0} for name in tokenizers}
     for seed in tqdm(range(args.clips), desc="clips", unit="clip"):

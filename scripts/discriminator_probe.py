@@ -34,7 +34,7 @@ def windows(clips: int, crop: int) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("tokenizer", nargs="?", help="tokenizer checkpoint or model directory (default: the shipped one)")
+    parser.add_argument("tokenizer", nargs="?", help="tokenizer checkpoint or model directory (default: the package's, videopoet/pretrained/video-tokenizer-64)")
     parser.add_argument("--clips", type=int, default=32, help="clips; the last quarter is held out")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=8)

@@ -68,7 +68,7 @@ def _share(right: int, seen: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", nargs="?", help="tokenizer checkpoint or export (default: the shipped one)")
+    parser.add_argument("checkpoint", nargs="?", help="tokenizer checkpoint, export or model directory (default: the package's, videopoet/pretrained/video-tokenizer-64)")
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--split", default="compositional", choices=["train", "test", "compositional"])
     parser.add_argument("--size", type=int, help="clip size (default: the tokenizer's)")

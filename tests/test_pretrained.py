@@ -12,7 +12,7 @@ from videopoet.cli import main
 from videopoet.io.write import from_uint8_frames
 from videopoet.lm import VideoPoetLM
 from videopoet.metrics import psnr
-from videopoet.pretrained import DEFAULT_MODEL, model_part
+from videopoet.pretrained import DEFAULT_MODEL, SHIPPED, VIDEO_TOKENIZER, model_part
 from videopoet.tokenizers import AudioTokenizer, VideoTokenizer
 from videopoet.tokenizers.audio_measure import reconstruct_audio, world_audio_accuracy
 from videopoet.tokenizers.measure import reconstruct
@@ -20,9 +20,20 @@ from videopoet.world import parse, render_audio, render_clip, sample_scene
 from videopoet.world.evaluator import evaluate
 
 
-def test_the_shipped_model_fits_the_size_budget():
-    size = sum(path.stat().st_size for path in DEFAULT_MODEL.rglob("*") if path.is_file())
+def test_the_shipped_weights_fit_the_size_budget():
+    """Every shipped part together: the default model and the package's video tokenizer."""
+    size = sum(path.stat().st_size for path in SHIPPED.rglob("*") if path.is_file())
+    assert (DEFAULT_MODEL / "lm").is_dir() and (VIDEO_TOKENIZER / "model.safetensors").is_file()
     assert 0 < size < 60e6
+
+
+def test_the_package_video_tokenizer_is_the_default_and_a_model_keeps_its_own():
+    def weights(tokenizer: VideoTokenizer) -> list[torch.Tensor]:
+        return list(tokenizer.state_dict().values())
+
+    default, package, models_own = (VideoTokenizer.from_pretrained(d) for d in (None, VIDEO_TOKENIZER, DEFAULT_MODEL))
+    assert all(torch.equal(a, b) for a, b in zip(weights(default), weights(package)))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(default), weights(models_own)))
 
 
 def test_a_missing_part_is_named(tmp_path):
@@ -30,9 +41,10 @@ def test_a_missing_part_is_named(tmp_path):
         model_part("video_tokenizer", tmp_path)
 
 
-def test_the_shipped_video_tokenizer_reconstructs_compositional_clips():
+@pytest.mark.parametrize("directory", [VIDEO_TOKENIZER, DEFAULT_MODEL], ids=["package", "default-model"])
+def test_the_shipped_video_tokenizers_reconstruct_compositional_clips(directory):
     """Regression floor for the shipped weights (measured on 200 clips: see the README)."""
-    tokenizer = VideoTokenizer.from_pretrained()
+    tokenizer = VideoTokenizer.from_pretrained(directory)
     assert tokenizer.config.image_size == 64
     clips = [render_clip("compositional", seed) for seed in range(12)]
     videos = [from_uint8_frames(clip.video) for clip in clips]

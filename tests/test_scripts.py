@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,13 @@ def test_superres_fusion_probe_trains_both_heads_and_prints_every_variant(tmp_pa
     assert all(10 < float(values[0]) < 60 for name, values in rows.items() if name != "decoded 32")
     refused = subprocess.run([*command, "--train-clips", "3"], capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode == 2 and "fewer than --train-clips 3" in refused.stderr
+
+
+def test_pack_text_encoder_writes_a_checked_copy_that_names_the_full_encoder(tmp_path):
+    script = str(ROOT / "scripts" / "pack_text_encoder.py")
+    run = subprocess.run([sys.executable, script, "--out", str(tmp_path / "te"), "--train", "8", "--val", "2", "--check", "4"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert "recorded as 'all-MiniLM-L6-v2'" in run.stdout and "lowest cosine similarity" in run.stdout
+    assert json.loads((tmp_path / "te" / "vocabulary_subset.json").read_text())["captions"] == 10
+    refused = subprocess.run([sys.executable, script, "--out", str(tmp_path / "bad"), "--train", "0"], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and not (tmp_path / "bad").exists()

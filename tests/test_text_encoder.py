@@ -108,3 +108,33 @@ def test_truncation_keeps_the_end_marker(encoder):
     from videopoet.tokenizers.bert import truncate
 
     assert truncate([101, 5, 6, 7, 102], 4) == [101, 5, 6, 102] and truncate([101, 5, 102], 4) == [101, 5, 102]
+
+
+def test_a_vocabulary_subset_gives_the_full_encoders_embeddings_on_its_captions(encoder, tmp_path):
+    from videopoet.tokenizers.bert import write_vocabulary_subset
+    from videopoet.tokenizers.text import DEFAULT_ENCODER, default_encoder_path
+
+    captions = ["a big red ball bouncing", "a tiny blue box moves to the left while the camera zooms out"]
+    out = write_vocabulary_subset(default_encoder_path(), DEFAULT_ENCODER, captions, tmp_path / "cut", dtype=torch.float32)
+    cut = TextEncoder(out)
+    assert cut.name == DEFAULT_ENCODER  # what shards and models made with it record
+    assert 10 < cut.model.config.vocab_size < 40 and (out / "model.safetensors").stat().st_size < 0.6 * (default_encoder_path() / "model.safetensors").stat().st_size
+    full, subset = encoder(captions), cut(captions)
+    assert torch.equal(full.mask, subset.mask)
+    torch.testing.assert_close(subset.embeddings, full.embeddings, rtol=0, atol=1e-5)
+    # a word the captions never used is not in the copy: it reads as [UNK], unlike the full encoder
+    assert not torch.allclose(cut("a big green ball").embeddings, encoder("a big green ball").embeddings, atol=1e-3)
+
+    half = TextEncoder(write_vocabulary_subset(default_encoder_path(), DEFAULT_ENCODER, captions, tmp_path / "cut", dtype=torch.float16))
+    torch.testing.assert_close(half(captions).embeddings, full.embeddings, rtol=0, atol=1e-2)  # replaced in place, float16 rounding
+
+
+def test_a_vocabulary_subset_refuses_bad_input(tmp_path):
+    from videopoet.tokenizers.bert import write_vocabulary_subset
+    from videopoet.tokenizers.text import DEFAULT_ENCODER, default_encoder_path
+
+    with pytest.raises(ValueError, match="no captions"):
+        write_vocabulary_subset(default_encoder_path(), DEFAULT_ENCODER, [], tmp_path / "cut")
+    with pytest.raises(ValueError, match="not a BERT folder"):
+        write_vocabulary_subset(tmp_path, DEFAULT_ENCODER, ["a red ball"], tmp_path / "cut")
+    assert not (tmp_path / "cut").exists()

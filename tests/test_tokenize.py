@@ -28,6 +28,7 @@ def test_flow_video_shows_motion_and_structure_shows_outlines():
 def test_tokenize_command_writes_shards_that_match_the_tokenizers(tmp_path):
     from videopoet.cli import main
     from videopoet.io.write import from_uint8_frames
+    from videopoet.pretrained import DEFAULT_MODEL
     from videopoet.tokenizers import AudioTokenizer, VideoTokenizer
 
     out = tmp_path / "tokens"
@@ -36,7 +37,7 @@ def test_tokenize_command_writes_shards_that_match_the_tokenizers(tmp_path):
     shards = TokenShards(out)
     assert len(shards) == 3 and shards.complete and shards.settings["size"] == 32
     clip = render_clip("train", 2, size=32)
-    video = VideoTokenizer.from_pretrained().encode(from_uint8_frames(clip.video)[None])[0]
+    video = VideoTokenizer.from_pretrained(DEFAULT_MODEL).encode(from_uint8_frames(clip.video)[None])[0]
     assert torch.equal(shards.field(2, "video"), video) and video.shape == (5, 8, 8)
     audio = AudioTokenizer.from_pretrained().encode(torch.from_numpy(clip.audio)[None])[0]
     assert torch.equal(shards.field(2, "audio"), audio)
@@ -65,3 +66,16 @@ def test_tokenize_video_codes_only_skips_the_other_fields_and_lm_training_refuse
     for fields, reason in (("audio", "always stored; add video"), ("video,colour", "unknown")):
         assert main([*common, "--out", str(tmp_path / "refused"), "--fields", fields]) == 2
         assert reason in capsys.readouterr().err and not (tmp_path / "refused").exists()
+
+
+def test_tokenize_with_worker_processes_writes_the_same_shards(tmp_path):
+    from videopoet.cli import main
+
+    common = ["tokenize", "--world", "train", "--n", "3", "--seed-start", "5", "--size", "32", "--shard-size", "2", "--batch-size", "2", "--device", "cpu"]
+    assert main([*common, "--out", str(tmp_path / "here")]) == 0
+    assert main([*common, "--out", str(tmp_path / "workers"), "--workers", "2"]) == 0
+    here, workers = TokenShards(tmp_path / "here"), TokenShards(tmp_path / "workers")
+    assert len(workers) == 3 and workers.captions == here.captions
+    for index in range(3):
+        for field in ("video", "audio", "flow", "structure", "text", "text_mask"):
+            assert torch.equal(workers.field(index, field), here.field(index, field)), (index, field)

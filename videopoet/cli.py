@@ -42,6 +42,7 @@ from .data.world import ShapesWorldVideos
 from .io import AUDIO_SUFFIXES, MediaError, find_media, read_audio, read_video, save_contact_sheet, walk_media
 from .io.walk import WalkReport
 from .io.write import atomic_path, from_uint8_frames
+from .pretrained import DEFAULT_MODEL
 from .tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
 from .tokenizers.audio_measure import audio_figures, reconstruct_audio, world_audio_accuracy
 from .tokenizers.measure import compare_with_x264, reconstruct, side_by_side, tokenizer_bpp, x264_at_bpp
@@ -188,7 +189,7 @@ def _tokenize(args: argparse.Namespace) -> int:
     if (args.world is None) == (args.folder is None):
         raise ValueError("give exactly one source: --world SPLIT (Shapes World clips) or --folder DIR (captions.jsonl + videos)")
     fields = check_fields([name.strip() for name in args.fields.split(",") if name.strip()])
-    video = VideoTokenizer.from_pretrained(args.video_tokenizer or args.model)
+    video = VideoTokenizer.from_pretrained(args.video_tokenizer or args.model or DEFAULT_MODEL)
     size = args.size or video.config.image_size
     video.latent_shape(args.frames, size, size)  # refuse sizes the tokenizer cannot take, before any work
     if args.world is not None:
@@ -200,7 +201,7 @@ def _tokenize(args: argparse.Namespace) -> int:
     device = _device(args.device)
     audio = AudioTokenizer.from_pretrained(args.audio_tokenizer or args.model)
     text = TextEncoder(args.text_encoder, max_tokens=args.text_length, device=device)
-    folder = tokenize_source(source, ClipTokenizer(video, audio, text, device, fields), args.out, args.shard_size, args.batch_size)
+    folder = tokenize_source(source, ClipTokenizer(video, audio, text, device, fields), args.out, args.shard_size, args.batch_size, workers=args.workers)
     print(f"token shards in {folder}")
     return 0
 
@@ -293,7 +294,7 @@ def _eval_superres(args: argparse.Namespace) -> int:
     if not clip:
         raise ValueError(f"{args.checkpoint}: the super-resolution config does not record the clips it was trained on (clip)")
     model_dir = None if (Path(args.checkpoint) / "config.json").is_file() else Path(args.checkpoint)  # else a checkpoint directory
-    tokenizer = VideoTokenizer.from_pretrained(args.video_tokenizer or model_dir).to(device)
+    tokenizer = VideoTokenizer.from_pretrained(args.video_tokenizer or model_dir or DEFAULT_MODEL).to(device)
     decoder_path = args.decoder
     if decoder_path is None and model_dir is not None and (model_dir / "superres_decoder").is_dir():
         decoder_path = model_dir / "superres_decoder"
@@ -569,13 +570,14 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--folder", help="a folder of videos with captions.jsonl (their first --frames frames at 8 fps)")
     tokenize.add_argument("--size", type=int, help="pixels (square; default: the video tokenizer's image size)")
     tokenize.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames per clip (1 + 4k)")
-    tokenize.add_argument("--model", help="model directory whose tokenizers to use (default: the shipped one)")
+    tokenize.add_argument("--model", help="model directory whose tokenizers to use (default: the shipped model's, which its LM was trained on)")
     tokenize.add_argument("--video-tokenizer", help="video tokenizer checkpoint (overrides --model's)")
     tokenize.add_argument("--audio-tokenizer", help="audio tokenizer checkpoint (overrides --model's)")
     tokenize.add_argument("--text-encoder", help="folder of a transformers text encoder (default: all-MiniLM-L6-v2)")
     tokenize.add_argument("--text-length", type=int, default=32, help="text positions per caption (longer ones are truncated)")
     tokenize.add_argument("--shard-size", type=int, default=256, help="clips per shard")
     tokenize.add_argument("--batch-size", type=int, default=8, help="clips tokenized together")
+    tokenize.add_argument("--workers", type=int, default=0, help="processes that render or read the clips and make their flow and edge videos (0: this one)")
     tokenize.add_argument("--fields", default="video,audio,flow,structure", help="code fields to make, comma-separated (video always; LM training needs all four, `train superres` video alone)")
     tokenize.add_argument("--device", default="auto")
     tokenize.set_defaults(run=_tokenize)
@@ -631,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--val-shards", help="token shards for validation loss per task (logged every --validate-every steps)")
     lm.add_argument("--val-examples", type=int, default=16, help="validation examples per task")
     lm.add_argument("--validate-every", type=int, default=250)
-    lm.add_argument("--preset", default="tiny", help="tiny, small, 300m, 1b or 8b")
+    lm.add_argument("--preset", default="tiny", help="tiny, shapes-64, small, 300m, 1b or 8b")
     lm.add_argument("--init", help="start from this LM checkpoint (its config replaces --preset)")
     lm.add_argument("--tasks", default="all", help='"all" or a weighted mixture, e.g. "text_to_video=3,inpainting=1"')
     lm.add_argument("--condition-dropout", type=float, default=0.1, help="share of examples trained without their condition (guidance)")
@@ -666,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     superres_eval = evaluate.add_parser("superres", help="token super-resolution against bicubic upsampling: PSNR and the evaluator")
     superres_eval.add_argument("checkpoint", help="super-resolution checkpoint, or a model directory with a superres/ part")
-    superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the checkpoint's model directory's, else the shipped one)")
+    superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the checkpoint's model directory's, else the shipped model's)")
     superres_eval.add_argument("--decoder", help="video tokenizer checkpoint whose decoder makes the high-resolution frames (default: the model directory's superres_decoder/ part, else --video-tokenizer)")
     superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
     _add_decoding_arguments(superres_eval)
@@ -676,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tokenizer_eval = evaluate.add_parser("tokenizer", help="PSNR/SSIM/codebook use vs libx264 at the same bits per pixel")
     tokenizer_eval.add_argument(
-        "checkpoint", nargs="?", help="tokenizer checkpoint or model directory (default: the shipped Shapes World model)"
+        "checkpoint", nargs="?", help="tokenizer checkpoint or model directory (default: the package's, videopoet/pretrained/video-tokenizer-64)"
     )
     tokenizer_eval.add_argument("--clips", type=int, default=200, help="Shapes World clips per test split")
     tokenizer_eval.add_argument("--size", type=int, help="pixels (square) to measure at (default: the size the tokenizer was trained at)")

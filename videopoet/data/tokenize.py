@@ -7,9 +7,10 @@ make only some of the code fields (video always), skipping the work of the other
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +31,24 @@ from .structure import optical_flow_video, structure_video
 
 @dataclass
 class RawClip:
-    """video: (T, H, W, 3) uint8; audio: (T / fps * 16000,) float32 in [-1, 1]."""
+    """video: (T, H, W, 3) uint8; audio: (T / fps * 16000,) float32 in [-1, 1]; flow and
+    structure: its (T, H, W, 3) uint8 condition videos, once `with_conditions` made them."""
 
     video: np.ndarray
     audio: np.ndarray
     caption: str
     source: dict
+    flow: np.ndarray | None = None
+    structure: np.ndarray | None = None
+
+
+def with_conditions(clip: RawClip | None, fields: Sequence[str]) -> RawClip | None:
+    """`clip` with the condition videos the code `fields` need (CPU work, done once per clip)."""
+    if clip is not None and "flow" in fields and clip.flow is None:
+        clip.flow = optical_flow_video(clip.video)
+    if clip is not None and "structure" in fields and clip.structure is None:
+        clip.structure = structure_video(clip.video)
+    return clip
 
 
 class WorldSource:
@@ -123,13 +136,13 @@ class ClipTokenizer:
 
     @torch.no_grad()
     def __call__(self, clips: Sequence[RawClip | None]) -> list[TokenizedClip]:
-        clips = [clip for clip in clips if clip is not None]
+        clips = [with_conditions(clip, self.fields) for clip in clips if clip is not None]
         if not clips:
             return []
         videos = self._encode_videos([clip.video for clip in clips])
         none = [None] * len(clips)
-        flows = self._encode_videos([optical_flow_video(clip.video) for clip in clips]) if "flow" in self.fields else none
-        structures = self._encode_videos([structure_video(clip.video) for clip in clips]) if "structure" in self.fields else none
+        flows = self._encode_videos([clip.flow for clip in clips]) if "flow" in self.fields else none
+        structures = self._encode_videos([clip.structure for clip in clips]) if "structure" in self.fields else none
         audio = none
         if "audio" in self.fields:
             waves = torch.from_numpy(np.stack([clip.audio for clip in clips])).to(self.device)
@@ -157,15 +170,30 @@ def tokenize_source(
     shard_size: int = 256,
     batch_size: int = 8,
     progress: bool = True,
+    workers: int = 0,
 ) -> Path:
-    """Tokenize every clip of `source` into token shards in `out` (resumable)."""
+    """Tokenize every clip of `source` into token shards in `out` (resumable). With `workers`
+    > 0, that many processes read or render the clips and make their condition videos (the CPU
+    work), while this one runs the tokenizers: the same shards, sooner on a GPU machine."""
     settings = {"source": source.settings(), "size": source.size, "frames": source.frames, **tokenizer.settings()}
-    return write_token_shards(
-        out,
-        len(source),
-        lambda indices: tokenizer([source[index] for index in indices]),
-        settings,
-        shard_size=shard_size,
-        batch_size=batch_size,
-        progress=progress,
-    )
+
+    def write(load: Callable[[list[int]], list[RawClip | None]]) -> Path:
+        return write_token_shards(out, len(source), lambda indices: tokenizer(load(indices)), settings, shard_size=shard_size, batch_size=batch_size, progress=progress)
+
+    if workers < 1:
+        return write(lambda indices: [source[index] for index in indices])
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_serve, initargs=(source, tokenizer.fields)) as pool:
+        return write(lambda indices: pool.map(_prepared_clip, indices))
+
+
+_SERVED: tuple[WorldSource | FolderSource, Sequence[str]] | None = None  # a worker's source and fields
+
+
+def _serve(source: WorldSource | FolderSource, fields: Sequence[str]) -> None:
+    global _SERVED
+    _SERVED = (source, fields)
+
+
+def _prepared_clip(index: int) -> RawClip | None:
+    source, fields = _SERVED
+    return with_conditions(source[index], fields)

@@ -1,11 +1,17 @@
-"""The shipped default model, trained on the Shapes World and installed with the package.
+"""The shipped weights, trained on the Shapes World and installed with the package.
 
-A model directory holds one checkpoint directory (config.json + model.safetensors) per part:
+The default model: a model directory holds one checkpoint directory (config.json +
+model.safetensors) per part, the tokenizers its language model was trained on among them:
 
     videopoet/pretrained/shapes-64/
         video_tokenizer/
         audio_tokenizer/
         lm/                 (the language model; its config records the clip size and length)
+
+The package's video tokenizer, `videopoet/pretrained/video-tokenizer-64/` (a checkpoint
+directory): the best shipped one (GPU-trained; see the README), what
+`VideoTokenizer.from_pretrained()` loads, for new models and your own videos. The default
+model keeps its own until its language model is retrained on this one's codes.
 
 `scripts/` holds the commands that trained each part; `videopoet export` writes a trained
 checkpoint into such a directory.
@@ -18,7 +24,9 @@ from pathlib import Path
 
 from ..checkpoint import CONFIG_FILE
 
-DEFAULT_MODEL = Path(__file__).parent / "shapes-64"
+SHIPPED = Path(__file__).parent
+DEFAULT_MODEL = SHIPPED / "shapes-64"
+VIDEO_TOKENIZER = SHIPPED / "video-tokenizer-64"
 
 
 def model_part(part: str, model_dir: str | os.PathLike | None = None) -> Path:

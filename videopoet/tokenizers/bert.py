@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +149,66 @@ class WordPieceTokenizer:
 
     def __call__(self, prompts: list[str]) -> list[list[int]]:
         return [encoding.ids for encoding in self.tokenizer.encode_batch(prompts)]
+
+
+SUBSET_FILE = "vocabulary_subset.json"
+
+
+def write_vocabulary_subset(
+    source: str | os.PathLike, of: str, captions: Iterable[str], target: str | os.PathLike, dtype: torch.dtype = torch.float16, notes: dict | None = None
+) -> Path:
+    """Write to `target` a copy of the BERT folder `source` (encoder `of`, by name) that keeps
+    only the wordpieces `captions` tokenize to, and the special tokens.
+
+    On those captions the copy gives `of`'s ids, remapped, and so `of`'s embeddings (exactly in
+    float32; to `dtype` rounding otherwise): a greedy longest-match WordPiece over a subset of
+    the vocabulary that still holds every piece of a word splits it the same way. The word
+    embeddings are most of a small BERT (all-MiniLM-L6-v2: 11.7 M of 22.7 M parameters), so the
+    copy is what fits where the full encoder does not (a GPU machine's 64 MiB upload).
+    `target/vocabulary_subset.json` records `of`, so text embeddings made with the copy are
+    recorded as `of`'s, and `notes` (which captions it was cut for). Written atomically (a
+    temporary folder renamed into place)."""
+    from safetensors.torch import load_file, save_file
+    from tokenizers import Tokenizer
+
+    from ..checkpoint import write_directory
+
+    source = Path(source)
+    if not is_plain_bert(source):
+        raise ValueError(f"{source}: not a BERT folder this module can load ({', '.join(FILES)})")
+    spec = json.loads((source / "tokenizer.json").read_text())
+    if spec["model"].get("type") != "WordPiece":
+        raise ValueError(f"{source}: tokenizer model {spec['model'].get('type')!r}, not WordPiece")
+    tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    captions = list(captions)
+    if not captions:
+        raise ValueError("no captions: the subset would hold no wordpiece")
+    used = {i for encoding in tokenizer.encode_batch(captions) for i in encoding.ids} | {token["id"] for token in spec["added_tokens"]}
+    kept = sorted(used)  # [PAD] (id 0) stays 0: `pad` pads with 0
+    new_id = {old: new for new, old in enumerate(kept)}
+    spec["model"]["vocab"] = {piece: new_id[i] for piece, i in spec["model"]["vocab"].items() if i in new_id}
+    for token in spec["added_tokens"]:
+        token["id"] = new_id[token["id"]]
+    for special in (spec.get("post_processor") or {}).get("special_tokens", {}).values():
+        special["ids"] = [new_id[i] for i in special["ids"]]
+    if spec.get("padding"):
+        spec["padding"]["pad_id"] = new_id[spec["padding"]["pad_id"]]
+
+    config = json.loads((source / "config.json").read_text())
+    record = {"of": of, "wordpieces": len(kept), "of_wordpieces": config["vocab_size"], "captions": len(captions), **(notes or {})}
+    config["vocab_size"] = len(kept)
+    rows = torch.tensor(kept)
+    weights = {name: (tensor[rows] if _our_name(name) == "words.weight" else tensor).to(dtype).contiguous() for name, tensor in load_file(source / "model.safetensors").items()}
+
+    def write(folder: Path) -> None:
+        (folder / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+        save_file(weights, str(folder / "model.safetensors"))
+        (folder / SUBSET_FILE).write_text(json.dumps(record, indent=2))
+
+    return write_directory(target, write)
 
 
 def truncate(ids: list[int], length: int) -> list[int]:

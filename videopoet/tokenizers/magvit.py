@@ -27,7 +27,7 @@ from einops import rearrange
 from torch import nn
 
 from ..checkpoint import load_pretrained, save_pretrained
-from ..pretrained import part_or_checkpoint
+from ..pretrained import VIDEO_TOKENIZER, part_or_checkpoint
 from .lfq import LookupFreeQuantizer
 
 CHECKPOINT_KIND = "video_tokenizer"
@@ -322,10 +322,11 @@ class VideoTokenizer(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike | None = None) -> "VideoTokenizer":
-        """Load a tokenizer saved with `save_pretrained` (by default the shipped Shapes World
-        one), in eval mode. `directory` is a checkpoint directory or a model directory with a
-        `video_tokenizer/` part."""
-        config, state = load_pretrained(part_or_checkpoint("video_tokenizer", directory), CHECKPOINT_KIND)
+        """Load a tokenizer saved with `save_pretrained`, in eval mode: by default the package's
+        (`videopoet/pretrained/video-tokenizer-64`); `directory` is a checkpoint directory or a
+        model directory, whose `video_tokenizer/` part (the one its LM was trained on) loads."""
+        path = VIDEO_TOKENIZER if directory is None else part_or_checkpoint("video_tokenizer", directory)
+        config, state = load_pretrained(path, CHECKPOINT_KIND)
         model = cls(VideoTokenizerConfig.from_dict(config))
         model.load_state_dict(state)
         return model.eval()

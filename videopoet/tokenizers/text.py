@@ -12,6 +12,7 @@ unconditional input: zero embeddings and an all-False mask (what guidance compar
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections import OrderedDict
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .bert import WordPieceTokenizer, is_plain_bert, load_bert, pad, truncate
+from .bert import SUBSET_FILE, WordPieceTokenizer, is_plain_bert, load_bert, pad, truncate
 
 MAX_TOKENS = 64
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -87,6 +88,10 @@ class TextEncoder:
 
     @property
     def name(self) -> str:
+        """What a model trained on these embeddings records: the default's name, the encoder a
+        vocabulary subset was cut from (`bert.write_vocabulary_subset`), or else the folder."""
+        if (self.path / SUBSET_FILE).is_file():
+            return json.loads((self.path / SUBSET_FILE).read_text())["of"]
         return DEFAULT_ENCODER if self.path == default_encoder_path() else str(self.path)
 
     def unconditional(self, batch: int = 1) -> TextEmbeddings:

@@ -1,7 +1,7 @@
 """The Shapes World: a procedural audio-visual benchmark world (shared/SHAPES_WORLD.md)."""
 
 from .captions import CaptionError, ObjectDescription, SceneDescription, describe, parse
-from .render import Clip, render_audio, render_clip, render_video
+from .render import Clip, render_audio, render_clip, render_video, training_caption
 from .scene import Scene, sample_scene
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "render_clip",
     "render_video",
     "sample_scene",
+    "training_caption",
 ]

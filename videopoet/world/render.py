@@ -55,8 +55,13 @@ def render_clip(split: str, seed: int, size: int = DEFAULT_SIZE, frames: int = D
     """Render clip (split, seed) at `size`x`size` pixels and `frames` frames, with audio and caption."""
     check_render_size(size, frames)
     scene = sample_scene(split, seed)
-    caption = describe(scene.description, split_rng(split, seed, stream=1))
-    return Clip(scene, render_video(scene, size, frames), render_audio(scene, frames), caption)
+    return Clip(scene, render_video(scene, size, frames), render_audio(scene, frames), training_caption(scene))
+
+
+def training_caption(scene: Scene) -> str:
+    """The caption clip (scene.split, scene.seed) is trained with (random synonyms and template,
+    the same on every machine); cheap: nothing is rendered."""
+    return describe(scene.description, split_rng(scene.split, scene.seed, stream=1))
 
 
 def _noise_lattice(background_seed: int) -> np.ndarray:
