@@ -12,6 +12,8 @@
 #   python scripts/pack_text_encoder.py --out .gpu/text-encoder      # here, once (N, VAL below)
 #   RUN=/tmp/lm BUDGET=400 bash scripts/train_lm_gpu.sh             # there, carrying .gpu/text-encoder
 #
+# then bring back $RUN/export (the float16 model, 12 MB, with its training log). About 8 minutes
+# in all on one H100 is the plan: tokenizing with 14 worker processes, BUDGET, the export.
 # Settings (environment): RUN (runs/lm-gpu), TEXT (.gpu/text-encoder), N train clips (8192), VAL
 # test clips for validation (256), PRESET (shapes-64), BATCH (32), LR (1e-3), WARMUP (200),
 # WORKERS (processes for rendering and for the data loader; default: the cores but two), BUDGET

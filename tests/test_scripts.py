@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,16 @@ def test_pack_text_encoder_writes_a_checked_copy_that_names_the_full_encoder(tmp
     assert json.loads((tmp_path / "te" / "vocabulary_subset.json").read_text())["captions"] == 10
     refused = subprocess.run([sys.executable, script, "--out", str(tmp_path / "bad"), "--train", "0"], capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode == 2 and not (tmp_path / "bad").exists()
+
+
+def test_train_lm_gpu_refuses_a_text_encoder_cut_for_fewer_captions(tmp_path):
+    """The cut-down encoder must cover every caption the run tokenizes: checked before any work."""
+    (tmp_path / "te").mkdir()
+    (tmp_path / "te" / "vocabulary_subset.json").write_text(json.dumps({"of": "all-MiniLM-L6-v2", "train": 16, "val": 8}))
+    env = {**os.environ, "PYTHON": sys.executable, "RUN": str(tmp_path / "run"), "TEXT": str(tmp_path / "te"), "N": "32", "VAL": "8"}
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert run.returncode != 0 and "cut for 16 train and 8 test captions; this run tokenizes 32 and 8" in run.stderr
+    assert not (tmp_path / "run").exists()
+    env["TEXT"] = str(tmp_path / "missing")
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert run.returncode != 0 and "no such folder" in run.stderr
