@@ -176,6 +176,24 @@ def test_cached_decode_equals_full_forward(task):
     assert_cached_decode_equals_full_forward(task)
 
 
+def test_a_decode_step_over_a_vocabulary_range_gives_those_logits_of_the_full_step():
+    model = tiny_model()
+    sequences, batch = batch_of("video_to_audio")
+    prefix = sequences[0].prefix_length
+    model.setup_cache(2, len(sequences[0]))
+    model.prefill(batch.tokens[:, :prefix], batch.key_valid[:, :prefix], batch.text, batch.has_text)
+    token = batch.tokens[:, prefix]
+    full = model.decode_step(token, prefix)
+    low, high = VOCAB.audio_range(1)
+    model.clear_cache()
+    model.setup_cache(2, len(sequences[0]))
+    model.prefill(batch.tokens[:, :prefix], batch.key_valid[:, :prefix], batch.text, batch.has_text)
+    ranged = model.decode_step(token, prefix, (low, high))
+    model.clear_cache()
+    assert ranged.shape == (2, VOCAB.audio_codes)
+    torch.testing.assert_close(ranged, full[:, low:high], rtol=0, atol=1e-6)
+
+
 def test_drop_condition():
     _, batch = batch_of("text_to_video")
     dropped = drop_condition(VOCAB, batch)

@@ -287,9 +287,10 @@ class VideoPoetLM(nn.Module):
             x = block(x, cos, sin, mask, 0)
         return self.head(self.norm(x[:, -1]))
 
-    def decode_step(self, token: torch.Tensor, position: int) -> torch.Tensor:
+    def decode_step(self, token: torch.Tensor, position: int, vocabulary_range: tuple[int, int] | None = None) -> torch.Tensor:
         """Feed (B,) tokens at `position` (after everything before it is cached); return the
-        logits (B, V) for position + 1."""
+        logits (B, V) for position + 1, or (B, high - low) for the tokens low..high-1 only with
+        `vocabulary_range` (the legal ones there: the output layer reads only their rows)."""
         self._cache_key_valid[:, position] = True
         x = self.embedding(token[:, None])
         mask = self._cache_key_valid.clone()
@@ -298,7 +299,8 @@ class VideoPoetLM(nn.Module):
         cos, sin = self.rotary_cos[position : position + 1], self.rotary_sin[position : position + 1]
         for block in self.blocks:
             x = block(x, cos, sin, mask, position)
-        return self.head(self.norm(x[:, -1]))
+        low, high = vocabulary_range or (0, self.config.vocabulary.size)
+        return F.linear(self.norm(x[:, -1]), self.head.weight[low:high])
 
     # ---------------------------------------------------------------- checkpoints
 

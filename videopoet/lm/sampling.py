@@ -90,21 +90,23 @@ def sample(model: VideoPoetLM, batch: SequenceBatch, layout: TokenSequence, conf
     tokens = batch.tokens.clone()
     model.setup_cache(len(run), length)
     try:
-        logits = model.prefill(run.tokens[:, :prefix], run.key_valid[:, :prefix], run.text, run.has_text)
+        low, high = int(layout.legal_low[prefix]), int(layout.legal_high[prefix])
+        logits = model.prefill(run.tokens[:, :prefix], run.key_valid[:, :prefix], run.text, run.has_text)[:, low:high]
         for position in range(prefix, length):
+            # logits: (B, high - low) over this position's legal tokens low..high-1
             if guided:
                 conditional, unconditional_logits = logits[:rows].float(), logits[rows:].float()
                 logits = conditional + (config.guidance_scale - 1.0) * (conditional - unconditional_logits)
-            low, high = int(layout.legal_low[position]), int(layout.legal_high[position])
             if high - low == 1:
                 chosen = torch.full((rows,), low, dtype=torch.long, device=device)
             else:
-                chosen = low + choose(logits[:, low:high], config, generator)
+                chosen = low + choose(logits, config, generator)
             tokens[:, position] = chosen
             if progress is not None:
                 progress(position - prefix + 1, length - prefix)
             if position + 1 < length:
-                logits = model.decode_step(chosen.repeat(2) if guided else chosen, position)
+                low, high = int(layout.legal_low[position + 1]), int(layout.legal_high[position + 1])
+                logits = model.decode_step(chosen.repeat(2) if guided else chosen, position, (low, high))
     finally:
         model.clear_cache()
     return tokens
