@@ -15,7 +15,7 @@ RUNS = {
     "synth_speed.py": (["--clips", "4", "--workers", "1"], ["data synth, 1 processes"]),
     "generate_speed.py": (["--runs", "1", "--tokens", "8", "--rounds", "1"], ["LM step with KV cache", "x faster", "cold runs (s)"]),
     "training_precision.py": (["--repeats", "1", "--batch-size", "1"], ["video tokenizer shapes-64", "LM tiny"]),
-    "superres_ceiling.py": (["--clips", "1", "--frames", "5"], ["ceiling - bicubic", "| shipped |"]),
+    "superres_ceiling.py": (["--clips", "1", "--frames", "5"], ["ceiling - bicubic", "| shipped model's |"]),
 }
 
 

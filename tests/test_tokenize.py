@@ -79,3 +79,4 @@ def test_tokenize_with_worker_processes_writes_the_same_shards(tmp_path):
     for index in range(3):
         for field in ("video", "audio", "flow", "structure", "text", "text_mask"):
             assert torch.equal(workers.field(index, field), here.field(index, field)), (index, field)
+    assert main([*common, "--out", str(tmp_path / "refused"), "--workers", "-1"]) == 2 and not (tmp_path / "refused").exists()

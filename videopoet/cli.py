@@ -189,6 +189,8 @@ def _tokenize(args: argparse.Namespace) -> int:
     if (args.world is None) == (args.folder is None):
         raise ValueError("give exactly one source: --world SPLIT (Shapes World clips) or --folder DIR (captions.jsonl + videos)")
     fields = check_fields([name.strip() for name in args.fields.split(",") if name.strip()])
+    if args.workers < 0:
+        raise ValueError(f"--workers {args.workers}: a number of processes, 0 or more")
     video = VideoTokenizer.from_pretrained(args.video_tokenizer or args.model or DEFAULT_MODEL)
     size = args.size or video.config.image_size
     video.latent_shape(args.frames, size, size)  # refuse sizes the tokenizer cannot take, before any work
