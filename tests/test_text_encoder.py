@@ -121,7 +121,7 @@ def test_a_vocabulary_subset_gives_the_full_encoders_embeddings_on_its_captions(
     assert 10 < cut.model.config.vocab_size < 40 and (out / "model.safetensors").stat().st_size < 0.6 * (default_encoder_path() / "model.safetensors").stat().st_size
     full, subset = encoder(captions), cut(captions)
     assert torch.equal(full.mask, subset.mask)
-    torch.testing.assert_close(subset.embeddings, full.embeddings, rtol=0, atol=1e-5)
+    assert torch.equal(subset.embeddings, full.embeddings)  # float32: the same computation
     # a word the captions never used is not in the copy: it reads as [UNK], unlike the full encoder
     assert not torch.allclose(cut("a big green ball").embeddings, encoder("a big green ball").embeddings, atol=1e-3)
 

@@ -200,7 +200,10 @@ def write_vocabulary_subset(
     record = {"of": of, "wordpieces": len(kept), "of_wordpieces": config["vocab_size"], "captions": len(captions), **(notes or {})}
     config["vocab_size"] = len(kept)
     rows = torch.tensor(kept)
-    weights = {name: (tensor[rows] if _our_name(name) == "words.weight" else tensor).to(dtype).contiguous() for name, tensor in load_file(source / "model.safetensors").items()}
+    weights = {}
+    for name, tensor in load_file(source / "model.safetensors").items():
+        tensor = tensor[rows] if _our_name(name) == "words.weight" else tensor
+        weights[name] = (tensor.to(dtype) if tensor.is_floating_point() else tensor).contiguous()
 
     def write(folder: Path) -> None:
         (folder / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
