@@ -2,25 +2,30 @@
 # Trains a 64x64 language model on the codes of the package's video tokenizer
 # (videopoet/pretrained/video-tokenizer-64) in one call of a lent GPU machine: tokenize the
 # Shapes World train split, train the `shapes-64` preset on the whole task mixture with a cosine
-# schedule fitted into BUDGET seconds (scripts/fit_to_budget.py), export it in float16. It runs
-# on a CPU too, only slowly (small N, BUDGET and PRESET=tiny make it a smoke test).
+# schedule fitted into BUDGET seconds (scripts/fit_to_budget.py), export it in float16 and, with
+# EVAL > 0, score every task on EVAL compositional clips (`videopoet eval tasks`). It runs on a
+# CPU too, only slowly (small N, BUDGET and PRESET=tiny make it a smoke test).
 #
 # The text encoder (91 MB) does not fit the machine's 64 MiB upload beside the repository, so it
 # travels cut down to the wordpieces of these clips' captions (22 MB, same embeddings to float16
 # rounding; shards and the model still record all-MiniLM-L6-v2):
 #
-#   python scripts/pack_text_encoder.py --out .gpu/text-encoder      # here, once (N, VAL below)
-#   RUN=/tmp/lm BUDGET=400 bash scripts/train_lm_gpu.sh             # there, carrying .gpu/text-encoder
+#   python scripts/pack_text_encoder.py --out .gpu/text-encoder      # here, once (N, VAL, EVAL below)
+#   RUN=/tmp/lm EXPORT=$OUT BUDGET=300 EVAL=200 bash scripts/train_lm_gpu.sh   # there, carrying .gpu/text-encoder
 #
-# then bring back $RUN/export (the float16 model, 12 MB, with its training log). About 8 minutes
-# in all on one H100 is the plan: tokenizing with 14 worker processes, BUDGET, the export.
-# Settings (environment): RUN (runs/lm-gpu), TEXT (.gpu/text-encoder), N train clips (8192), VAL
-# test clips for validation (256), PRESET (shapes-64), BATCH (32), LR (1e-3), WARMUP (200),
-# WORKERS (processes for rendering and for the data loader; default: the cores but two), BUDGET
-# (seconds of training, 400), PROBE (steps timed before the schedule is fitted, 100).
+# EXPORT gets the float16 model as a pipeline directory (lm/ 12 MB, the package's video
+# tokenizer, the default model's audio tokenizer), the training log and eval-tasks.json, each
+# as soon as it exists, so a call cut short still returns what was done.
+# Settings (environment): RUN (runs/lm-gpu), EXPORT ($RUN/export), TEXT (.gpu/text-encoder), N
+# train clips (8192), VAL test clips for validation (256), EVAL compositional clips per task (0:
+# no evaluation), PRESET (shapes-64), BATCH (32), LR (1e-3), WARMUP (200), WORKERS (processes for
+# rendering and for the data loader; default: the cores but two), BUDGET (seconds of training,
+# 400), PROBE (steps timed before the schedule is fitted, 100).
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 RUN=${RUN:-runs/lm-gpu}
+EXPORT=${EXPORT:-$RUN/export}
+EVAL=${EVAL:-0}
 TEXT=${TEXT:-.gpu/text-encoder}
 N=${N:-8192}
 VAL=${VAL:-256}
@@ -34,15 +39,16 @@ BUDGET=${BUDGET:-400}
 PROBE=${PROBE:-100}
 
 # The cut-down encoder must cover every caption tokenized here (else words would read as [UNK]).
-"$PYTHON" - "$TEXT" "$N" "$VAL" <<'EOF'
+"$PYTHON" - "$TEXT" "$N" "$VAL" "$EVAL" <<'EOF'
 import json, sys
 from pathlib import Path
-folder, n, val = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+folder, n, val, evaluated = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 record = folder / "vocabulary_subset.json"
 if record.is_file():
     packed = json.loads(record.read_text())
-    if packed.get("train", 0) < n or packed.get("val", 0) < val:
-        sys.exit(f"{folder}: cut for {packed.get('train')} train and {packed.get('val')} test captions; this run tokenizes {n} and {val} (run scripts/pack_text_encoder.py --train {n} --val {val})")
+    if packed.get("train", 0) < n or packed.get("val", 0) < val or packed.get("compositional", 0) < evaluated:
+        sys.exit(f"{folder}: cut for {packed.get('train')} train, {packed.get('val')} test and {packed.get('compositional', 0)} compositional captions; "
+                 f"this run uses {n}, {val} and {evaluated} (run scripts/pack_text_encoder.py --train {n} --val {val} --compositional {evaluated})")
 elif not folder.is_dir():
     sys.exit(f"TEXT={folder}: no such folder (make it with scripts/pack_text_encoder.py)")
 EOF
@@ -56,6 +62,12 @@ $TOKENIZE --world test --n "$VAL" --shard-size 128 --out "$RUN/tokens-val"
 --validate-every 500 --out $RUN/lm --preset $PRESET --batch-size $BATCH --lr $LR --warmup $WARMUP \
 --checkpoint-every 250 --workers $WORKERS" \
     || echo "fit_to_budget: the run did not finish its schedule; exporting its last checkpoint"
-"$PYTHON" -m videopoet export "$RUN/lm/checkpoint" "$RUN/export/lm" --float16
-cp "$RUN/lm/fit_to_budget.txt" "$RUN/lm/log.jsonl" "$RUN/export/"
-echo "exported: $RUN/export/lm"
+mkdir -p "$EXPORT"
+cp -rT videopoet/pretrained/video-tokenizer-64 "$EXPORT/video_tokenizer"
+cp -rT videopoet/pretrained/shapes-64/audio_tokenizer "$EXPORT/audio_tokenizer"
+"$PYTHON" -m videopoet export "$RUN/lm/checkpoint" "$EXPORT/lm" --float16
+cp "$RUN/lm/fit_to_budget.txt" "$RUN/lm/log.jsonl" "$EXPORT/"
+echo "exported: the pipeline directory $EXPORT"
+if [ "$EVAL" -gt 0 ]; then
+    "$PYTHON" -m videopoet eval tasks "$EXPORT" --clips "$EVAL" --text-encoder "$TEXT" --json "$EXPORT/eval-tasks.json"
+fi

@@ -138,10 +138,10 @@ def test_superres_fusion_probe_trains_both_heads_and_prints_every_variant(tmp_pa
 
 def test_pack_text_encoder_writes_a_checked_copy_that_names_the_full_encoder(tmp_path):
     script = str(ROOT / "scripts" / "pack_text_encoder.py")
-    run = subprocess.run([sys.executable, script, "--out", str(tmp_path / "te"), "--train", "8", "--val", "2", "--check", "4"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    run = subprocess.run([sys.executable, script, "--out", str(tmp_path / "te"), "--train", "8", "--val", "2", "--compositional", "2", "--check", "4"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert "recorded as 'all-MiniLM-L6-v2'" in run.stdout and "lowest cosine similarity" in run.stdout
-    assert json.loads((tmp_path / "te" / "vocabulary_subset.json").read_text())["captions"] == 10
+    assert json.loads((tmp_path / "te" / "vocabulary_subset.json").read_text())["captions"] == 12
     refused = subprocess.run([sys.executable, script, "--out", str(tmp_path / "bad"), "--train", "0"], capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode == 2 and not (tmp_path / "bad").exists()
 
@@ -152,7 +152,7 @@ def test_train_lm_gpu_refuses_a_text_encoder_cut_for_fewer_captions(tmp_path):
     (tmp_path / "te" / "vocabulary_subset.json").write_text(json.dumps({"of": "all-MiniLM-L6-v2", "train": 16, "val": 8}))
     env = {**os.environ, "PYTHON": sys.executable, "RUN": str(tmp_path / "run"), "TEXT": str(tmp_path / "te"), "N": "32", "VAL": "8"}
     run = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
-    assert run.returncode != 0 and "cut for 16 train and 8 test captions; this run tokenizes 32 and 8" in run.stderr
+    assert run.returncode != 0 and "cut for 16 train, 8 test and 0 compositional captions; this run uses 32, 8 and 0" in run.stderr
     assert not (tmp_path / "run").exists()
     env["TEXT"] = str(tmp_path / "missing")
     run = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)

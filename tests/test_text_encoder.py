@@ -122,8 +122,9 @@ def test_a_vocabulary_subset_gives_the_full_encoders_embeddings_on_its_captions(
     full, subset = encoder(captions), cut(captions)
     assert torch.equal(full.mask, subset.mask)
     assert torch.equal(subset.embeddings, full.embeddings)  # float32: the same computation
-    # a word the captions never used is not in the copy: it reads as [UNK], unlike the full encoder
-    assert not torch.allclose(cut("a big green ball").embeddings, encoder("a big green ball").embeddings, atol=1e-3)
+    # a word the captions never used is not in the copy: refused, not read as [UNK]
+    with pytest.raises(ValueError, match="'a big green ball': a word the text encoder .* does not hold"):
+        cut("a big green ball")
 
     half = TextEncoder(write_vocabulary_subset(default_encoder_path(), DEFAULT_ENCODER, captions, tmp_path / "cut", dtype=torch.float16))
     torch.testing.assert_close(half(captions).embeddings, full.embeddings, rtol=0, atol=1e-2)  # replaced in place, float16 rounding
@@ -138,3 +139,13 @@ def test_a_vocabulary_subset_refuses_bad_input(tmp_path):
     with pytest.raises(ValueError, match="not a BERT folder"):
         write_vocabulary_subset(tmp_path, DEFAULT_ENCODER, ["a red ball"], tmp_path / "cut")
     assert not (tmp_path / "cut").exists()
+
+
+def test_eval_tasks_takes_a_text_encoder_only_if_it_is_the_one_the_lm_records(tmp_path, capsys):
+    from videopoet.cli import main
+    from videopoet.tokenizers.bert import write_vocabulary_subset
+    from videopoet.tokenizers.text import default_encoder_path
+
+    other = write_vocabulary_subset(default_encoder_path(), "another-encoder", ["a red ball"], tmp_path / "other")
+    assert main(["eval", "tasks", "--clips", "1", "--tasks", "text_to_video", "--text-encoder", str(other)]) == 2
+    assert "it is 'another-encoder', the LM was trained with 'all-MiniLM-L6-v2'" in capsys.readouterr().err

@@ -351,6 +351,13 @@ def _eval_tasks(args: argparse.Namespace) -> int:
 
     tasks = TASKS if args.tasks == "all" else tuple(name.strip() for name in args.tasks.split(",") if name.strip())
     pipe = VideoPoetPipeline.from_pretrained(args.model, device=_device(args.device), progress=False)
+    if args.text_encoder:
+        from .tokenizers.text import TextEncoder
+
+        encoder = TextEncoder(args.text_encoder, max_tokens=pipe.lm.config.text_length, device=pipe.device)
+        if encoder.name != pipe.lm.config.clip["text_encoder"]:
+            raise ValueError(f"--text-encoder {args.text_encoder}: it is {encoder.name!r}, the LM was trained with {pipe.lm.config.clip['text_encoder']!r}")
+        pipe = VideoPoetPipeline(pipe.lm, pipe.video_tokenizer, pipe.audio_tokenizer, text_encoder=encoder, progress=False)
     apply_sampling_arguments(args, pipe)
     results = evaluate_tasks(pipe, tasks, args.clips, args.split, args.batch_size)
     print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}, batches of {args.batch_size}, {pipe.sampling}, guidance by task {pipe.task_guidance}")
@@ -719,6 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks_eval.add_argument("--batch-size", type=int, default=16, help="clips generated together (figures are reproducible for one batch size)")
     add_sampling_arguments(tasks_eval)
     tasks_eval.add_argument("--json", help="also write the figures as JSON here")
+    tasks_eval.add_argument("--text-encoder", help="text encoder folder in place of the one the LM records, which it must name (e.g. a vocabulary subset of it on a GPU machine)")
     tasks_eval.add_argument("--device", default="auto")
     tasks_eval.set_defaults(run=_eval_tasks)
 

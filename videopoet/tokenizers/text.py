@@ -66,6 +66,8 @@ class TextEncoder:
             self.dim = self.model.config.hidden_size
         else:
             self._load_with_transformers(device)
+        # a vocabulary subset refuses words it lacks instead of reading them as [UNK]
+        self._unknown_id = self._token_ids.tokenizer.token_to_id("[UNK]") if (self.path / SUBSET_FILE).is_file() else None
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     @classmethod
@@ -121,6 +123,8 @@ class TextEncoder:
         """Per prompt, (n, dim) embeddings of its n <= max_tokens tokens."""
         ids = self._token_ids(prompts)
         for prompt, sequence in zip(prompts, ids):
+            if self._unknown_id is not None and self._unknown_id in sequence:
+                raise ValueError(f"prompt {prompt!r}: a word the text encoder {self.path} does not hold (a vocabulary subset cut for other captions)")
             if len(sequence) > self.max_tokens:
                 warnings.warn(f"prompt of {len(sequence)} tokens truncated to {self.max_tokens}: {prompt[:60]!r}...", stacklevel=3)
         input_ids, attention_mask = pad([truncate(sequence, self.max_tokens) for sequence in ids], self.device)
