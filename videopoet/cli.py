@@ -350,14 +350,8 @@ def _eval_tasks(args: argparse.Namespace) -> int:
     from .pipeline import VideoPoetPipeline
 
     tasks = TASKS if args.tasks == "all" else tuple(name.strip() for name in args.tasks.split(",") if name.strip())
-    pipe = VideoPoetPipeline.from_pretrained(args.model, device=_device(args.device), progress=False)
-    if args.text_encoder:
-        from .tokenizers.text import TextEncoder
-
-        encoder = TextEncoder(args.text_encoder, max_tokens=pipe.lm.config.text_length, device=pipe.device)
-        if encoder.name != pipe.lm.config.clip["text_encoder"]:
-            raise ValueError(f"--text-encoder {args.text_encoder}: it is {encoder.name!r}, the LM was trained with {pipe.lm.config.clip['text_encoder']!r}")
-        pipe = VideoPoetPipeline(pipe.lm, pipe.video_tokenizer, pipe.audio_tokenizer, text_encoder=encoder, progress=False)
+    pipe = VideoPoetPipeline.from_pretrained(args.model, device=_device(args.device), progress=False, text_encoder=args.text_encoder)
+    pipe.text_encoder  # load it now: an encoder other than the LM's is refused before any work
     apply_sampling_arguments(args, pipe)
     results = evaluate_tasks(pipe, tasks, args.clips, args.split, args.batch_size)
     print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}, batches of {args.batch_size}, {pipe.sampling}, guidance by task {pipe.task_guidance}")

@@ -191,11 +191,20 @@ class VideoPoetPipeline:
 
     @property
     def text_encoder(self):
-        """The frozen text encoder the LM was trained with, loaded on first use."""
-        if self._text_encoder is None:
+        """The frozen text encoder the LM was trained with, loaded on first use: the one its
+        config names, or the folder given as `text_encoder=`, which must name the same encoder
+        (e.g. a vocabulary subset of it: `bert.write_vocabulary_subset`)."""
+        if self._text_encoder is None or isinstance(self._text_encoder, (str, os.PathLike)):
             from .tokenizers.text import TextEncoder
 
-            self._text_encoder = TextEncoder.named(self.lm.config.clip["text_encoder"], max_tokens=self.lm.config.text_length, device=self.device)
+            trained_with, folder = self.lm.config.clip["text_encoder"], self._text_encoder
+            if folder is None:
+                self._text_encoder = TextEncoder.named(trained_with, max_tokens=self.lm.config.text_length, device=self.device)
+            else:
+                encoder = TextEncoder(folder, max_tokens=self.lm.config.text_length, device=self.device)
+                if encoder.name != trained_with:
+                    raise ValueError(f"text encoder {folder}: it is {encoder.name!r}, the LM was trained with {trained_with!r}")
+                self._text_encoder = encoder
         return self._text_encoder
 
     # ------------------------------------------------------------------------- tasks
