@@ -22,7 +22,8 @@ from videopoet.lm import (
     make_example,
     sample,
 )
-from videopoet.lm.model import prefix_lm_mask
+from videopoet.lm import model as lm_model
+from videopoet.lm.model import GenerationLinear, apply_rotary, prefix_lm_mask, rotary_tables
 from videopoet.lm.sampling import filter_logits
 from videopoet.lm.sequences import MASKED, TEXT_START
 from videopoet.lm.tasks import TEXT_TASKS, audio_split
@@ -192,6 +193,53 @@ def test_a_decode_step_over_a_vocabulary_range_gives_those_logits_of_the_full_st
     model.clear_cache()
     assert ranged.shape == (2, VOCAB.audio_codes)
     torch.testing.assert_close(ranged, full[:, low:high], rtol=0, atol=1e-6)
+
+
+def test_rotary_turns_each_pair_by_its_position_angle():
+    """The (2i, 2i+1) pair of a head at position p turns by p * base^(-2i/K), as a complex number."""
+    positions, head_size, base = 7, 8, 100.0
+    x = torch.randn(2, 3, positions, head_size)
+    cos, sin = rotary_tables(positions, head_size, base)
+    angles = torch.arange(positions)[:, None] * base ** (-torch.arange(0, head_size, 2) / head_size)
+    pairs = torch.view_as_complex(x.reshape(2, 3, positions, head_size // 2, 2).contiguous())
+    expected = torch.view_as_real(pairs * torch.polar(torch.ones_like(angles), angles)).reshape(x.shape)
+    torch.testing.assert_close(apply_rotary(x, cos, sin), expected)
+
+
+def test_generation_linear_with_its_transposed_weight_gives_the_same_outputs():
+    torch.manual_seed(0)
+    layer, x = GenerationLinear(16, 24), torch.randn(2, 3, 16)
+    plain, plain_part = layer(x), layer(x, (5, 9))
+    torch.testing.assert_close(plain_part, plain[..., 5:9])
+    layer.hold_transposed(True)
+    torch.testing.assert_close(layer(x), plain)
+    torch.testing.assert_close(layer(x, (5, 9)), plain[..., 5:9])
+    layer.hold_transposed(False)
+    assert layer.transposed is None and torch.equal(layer(x), plain)
+
+
+def test_cached_attention_over_whole_key_blocks_is_exact(monkeypatch):
+    """Past KEY_BLOCK positions the cache is read only up to the next block boundary: the logits
+    are bit for bit those over the whole (masked) cache, and match the full forward."""
+    torch.manual_seed(0)
+    config = LMConfig(VOCAB, width=32, depth=2, heads=2, text_dim=TEXT_DIM, text_length=TEXT_LENGTH, max_length=256)
+    model = VideoPoetLM(config).eval()
+    prefix, length = 9, 2 * lm_model.KEY_BLOCK + 11
+    tokens = torch.randint(0, VOCAB.size, (2, length))
+    valid = torch.ones(2, length, dtype=torch.bool)
+
+    def decoded(key_block: int) -> torch.Tensor:
+        monkeypatch.setattr(lm_model, "KEY_BLOCK", key_block)
+        model.setup_cache(2, config.max_length)
+        steps = [model.prefill(tokens[:, :prefix], valid[:, :prefix])]
+        steps += [model.decode_step(tokens[:, position], position) for position in range(prefix, length - 1)]
+        model.clear_cache()
+        return torch.stack(steps, dim=1)
+
+    blocked, whole = decoded(lm_model.KEY_BLOCK), decoded(config.max_length)
+    assert torch.equal(blocked, whole)
+    full = model(tokens, torch.full((2,), prefix), valid)
+    torch.testing.assert_close(blocked, full[:, prefix - 1 : length - 1], atol=1e-5, rtol=1e-4)
 
 
 def test_drop_condition():

@@ -44,14 +44,12 @@ from .io.walk import WalkReport
 from .io.write import atomic_path, from_uint8_frames
 from .pretrained import DEFAULT_MODEL
 from .tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
-from .tokenizers.audio_measure import audio_figures, reconstruct_audio, world_audio_accuracy
 from .tokenizers.measure import compare_with_x264, reconstruct, side_by_side, tokenizer_bpp, x264_at_bpp
 from .train import TrainConfig, Trainer
 from .train.audio import AudioTokenizerTask
 from .train.tokenizer import TokenizerLossConfig, TokenizerTask
 from .world.captions import CaptionError
 from .world import parse, render_audio, render_clip, sample_scene
-from .world.evaluator import evaluate, evaluate_folder, format_table
 from .world.spec import DEFAULT_FRAMES, DEFAULT_SIZE, FPS, SPLITS
 from .world.synth import synthesize
 
@@ -88,6 +86,8 @@ def _data_scan(args: argparse.Namespace) -> int:
 
 
 def _eval_shapes(args: argparse.Namespace) -> int:
+    from .world.evaluator import evaluate_folder, format_table  # scipy: kept out of `generate`'s start-up
+
     report, failures = evaluate_folder(args.folder, limit=args.limit, workers=args.workers)
     print(format_table({Path(args.folder).name or str(args.folder): report}))
     if failures and args.show_failures:
@@ -380,6 +380,8 @@ def _held_out_footage(size: int, frames: int, stride: int = 4) -> list[torch.Ten
 
 
 def _eval_tokenizer(args: argparse.Namespace) -> int:
+    from .world.evaluator import evaluate, format_table
+
     tokenizer = VideoTokenizer.from_pretrained(args.checkpoint).to(_device(args.device))
     size = args.size or tokenizer.config.image_size
     tokenizer.latent_shape(DEFAULT_FRAMES, size, size)  # refuse sizes it cannot take, before any work
@@ -465,6 +467,8 @@ def _train_audio(args: argparse.Namespace) -> int:
 
 
 def _eval_audio(args: argparse.Namespace) -> int:
+    from .tokenizers.audio_measure import audio_figures, reconstruct_audio, world_audio_accuracy
+
     tokenizer = AudioTokenizer.from_pretrained(args.checkpoint).to(_device(args.device))
     rows, results = [], {}
     for split in ("test", "compositional"):
