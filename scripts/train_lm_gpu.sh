@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Trains a 64x64 language model on the codes of the package's video tokenizer
 # (videopoet/pretrained/video-tokenizer-64) in one call of a lent GPU machine: tokenize the
-# Shapes World train split, train the `shapes-64` preset on the whole task mixture with a cosine
-# schedule fitted into BUDGET seconds (scripts/fit_to_budget.py), export it in float16 and, with
-# EVAL > 0, score every task on EVAL compositional clips (`videopoet eval tasks`). It runs on a
-# CPU too, only slowly (small N, BUDGET and PRESET=tiny make it a smoke test).
+# Shapes World train split, train an LM preset (`tiny` unless PRESET says otherwise) on the whole
+# task mixture with a cosine schedule fitted into BUDGET seconds (scripts/fit_to_budget.py),
+# export it in float16 and, with EVAL > 0, score every task on EVAL compositional clips
+# (`videopoet eval tasks`). It runs on a CPU too, only slowly (small N and BUDGET make it a smoke
+# test).
+#
+# `tiny` is the default because it is the only preset with which `videopoet generate` of a 64x64
+# clip stays inside its 15-second budget on a 2-core CPU (14.7 s on a 2-core AMD EPYC, where
+# 192 wide x 4 deep took 20.1 s and `shapes-64` 22.3 s: benchmarks/generate_speed.py --runs 3,
+# untrained weights of each size); PRESET=shapes-64 trades that for capacity.
 #
 # The text encoder (91 MB) does not fit the machine's 64 MiB upload beside the repository, so it
 # travels cut down to the wordpieces of these clips' captions (22 MB, same embeddings to float16
@@ -13,12 +19,12 @@
 #   python scripts/pack_text_encoder.py --out .gpu/text-encoder      # here, once (N, VAL, EVAL below)
 #   RUN=/tmp/lm EXPORT=$OUT BUDGET=300 EVAL=200 bash scripts/train_lm_gpu.sh   # there, carrying .gpu/text-encoder
 #
-# EXPORT gets the float16 model as a pipeline directory (lm/ 12 MB, the package's video
-# tokenizer, the default model's audio tokenizer), the training log and eval-tasks.json, each
-# as soon as it exists, so a call cut short still returns what was done.
+# EXPORT gets the float16 model as a pipeline directory (lm/: 6 MB, or 12 MB for shapes-64; the
+# package's video tokenizer, the default model's audio tokenizer), the training log and
+# eval-tasks.json, each as soon as it exists, so a call cut short still returns what was done.
 # Settings (environment): RUN (runs/lm-gpu), EXPORT ($RUN/export), TEXT (.gpu/text-encoder), N
 # train clips (8192), VAL test clips for validation (256), EVAL compositional clips per task (0:
-# no evaluation), PRESET (shapes-64), BATCH (32), LR (1e-3), WARMUP (200), WORKERS (processes for
+# no evaluation), PRESET (tiny), BATCH (32), LR (1e-3), WARMUP (200), WORKERS (processes for
 # rendering and for the data loader; default: the cores but two), BUDGET (seconds of training,
 # 400), PROBE (steps timed before the schedule is fitted, 100).
 set -euo pipefail
@@ -29,7 +35,7 @@ EVAL=${EVAL:-0}
 TEXT=${TEXT:-.gpu/text-encoder}
 N=${N:-8192}
 VAL=${VAL:-256}
-PRESET=${PRESET:-shapes-64}
+PRESET=${PRESET:-tiny}
 BATCH=${BATCH:-32}
 LR=${LR:-1e-3}
 WARMUP=${WARMUP:-200}

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = {
     "evaluator_sanity.py": (["--clips", "2", "--workers", "1"], ["ground truth", "after mp4", "noise", "shuffled"]),
     "synth_speed.py": (["--clips", "4", "--workers", "1"], ["data synth, 1 processes"]),
+    "decode_ab.py": (["--baseline", "HEAD", "--rounds", "1"], ["| this checkout |", "same tokens:"]),
     "generate_speed.py": (["--runs", "1", "--tokens", "8", "--rounds", "1"], ["LM step with KV cache", "x faster", "cold runs (s)"]),
     "training_precision.py": (["--repeats", "1", "--batch-size", "1"], ["video tokenizer shapes-64", "LM tiny"]),
     "superres_ceiling.py": (["--clips", "1", "--frames", "5"], ["ceiling - bicubic", "| shipped model's |"]),

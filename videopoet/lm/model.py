@@ -66,10 +66,11 @@ class LMConfig:
 
     @classmethod
     def preset(cls, name: str, vocabulary: Vocabulary, **overrides) -> "LMConfig":
-        """`tiny` (CPU tests and the shipped 32x32 Shapes World model), `shapes-64` (a 64x64
-        Shapes World model trained on a GPU by scripts/train_lm_gpu.sh: 5.9 M parameters with
-        the Shapes World vocabulary, 11 MiB in float16, sized so that a 64x64 clip still
-        generates in seconds on a 2-core CPU), `small`, and the paper's
+        """`tiny` (CPU tests, the shipped 32x32 Shapes World model, and the 64x64 one that
+        scripts/train_lm_gpu.sh trains by default: the one size whose 64x64 clips generate
+        within 15 s on a 2-core CPU), `shapes-64` (more capacity at 64x64: 5.9 M parameters
+        with the Shapes World vocabulary, 11 MiB in float16, about 22 s a clip on that CPU),
+        `small`, and the paper's
         sizes `300m`, `1b`, `8b` (as configs: counts are of the transformer without embeddings)."""
         if name not in cls.PRESETS:
             raise ValueError(f"unknown LM preset {name!r}; presets: {', '.join(cls.PRESETS)}")
