@@ -300,7 +300,8 @@ class VideoPoetLM(nn.Module):
 
     def setup_cache(self, batch: int, max_length: int, dtype: torch.dtype | None = None) -> None:
         """Allocate a static KV cache for `batch` sequences of up to `max_length` tokens, and
-        have every GenerationLinear hold its transposed weight until `clear_cache`."""
+        have every GenerationLinear hold its transposed weight until `clear_cache` (a second
+        copy of the weights while generating)."""
         self._check_length(max_length)
         parameter = next(self.parameters())
         for block in self.blocks:
