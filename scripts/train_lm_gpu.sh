@@ -24,14 +24,18 @@
 # eval-tasks.json, each as soon as it exists, so a call cut short still returns what was done.
 # Settings (environment): RUN (runs/lm-gpu), EXPORT ($RUN/export), TEXT (.gpu/text-encoder), N
 # train clips (8192), VAL test clips for validation (256), EVAL compositional clips per task (0:
-# no evaluation), PRESET (tiny), BATCH (32), LR (1e-3), WARMUP (200), WORKERS (processes for
-# rendering and for the data loader; default: the cores but two), BUDGET (seconds of training,
-# 400), PROBE (steps timed before the schedule is fitted, 100).
+# no evaluation), EVAL_BATCH (clips generated together in the evaluation, 64: as many as the
+# tokenizing pass encodes at once, and a quarter of the sequential decode steps of eval tasks'
+# default 16), PRESET (tiny), BATCH
+# (32), LR (1e-3), WARMUP (200), WORKERS (processes for rendering and for the data loader;
+# default: the cores but two), BUDGET (seconds of training, 400), PROBE (steps timed before the
+# schedule is fitted, 100).
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 RUN=${RUN:-runs/lm-gpu}
 EXPORT=${EXPORT:-$RUN/export}
 EVAL=${EVAL:-0}
+EVAL_BATCH=${EVAL_BATCH:-64}
 TEXT=${TEXT:-.gpu/text-encoder}
 N=${N:-8192}
 VAL=${VAL:-256}
@@ -75,5 +79,6 @@ cp -rT videopoet/pretrained/shapes-64/audio_tokenizer "$EXPORT/audio_tokenizer"
 cp "$RUN/lm/fit_to_budget.txt" "$RUN/lm/log.jsonl" "$EXPORT/"
 echo "exported: the pipeline directory $EXPORT"
 if [ "$EVAL" -gt 0 ]; then
-    "$PYTHON" -m videopoet eval tasks "$EXPORT" --clips "$EVAL" --text-encoder "$TEXT" --json "$EXPORT/eval-tasks.json"
+    "$PYTHON" -m videopoet eval tasks "$EXPORT" --clips "$EVAL" --batch-size "$EVAL_BATCH" --text-encoder "$TEXT" \
+        --json "$EXPORT/eval-tasks.json"
 fi
