@@ -3,8 +3,10 @@ with a whole cosine schedule that ends inside it (for a borrowed GPU with minute
 
 Each run first trains `--probe-steps` steps (inside its warm-up, so the learning rate does not
 depend on the schedule's length yet), all runs at once as they will run later; its steps per
-second from its log, while all of them were still probing, then set its `--steps` so that it ends `--reserve` seconds before the
-budget does, and the same command resumes it to there. A run still going at the end of the
+second from its log, while all of them were still probing, then set its `--steps` so that it
+ends `--reserve` seconds before the budget does, and the same command resumes it to there. The
+probe's time outside its timed steps (the process starting, its last validation and checkpoint)
+is counted again for the resumed run. A run still going at the end of the
 budget is stopped; its last checkpoint stands.
 
     python scripts/fit_to_budget.py --seconds 420 \\
@@ -36,6 +38,7 @@ class Run:
     out: Path
     warmup: int
     rate: float = 0.0  # steps per second while all runs train side by side
+    overhead: float = 0.0  # seconds of a process beyond its steps (start-up, last validation, saving)
     steps: int = 0
     process: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -122,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = [Run.parse(text, args.probe_steps) for text in args.run]
     deadline = time.monotonic() + args.seconds
 
+    probe_started = time.monotonic()
     for run in runs:
         run.start("--steps", "1000000", "--until", str(args.probe_steps))
     wait_all(runs, deadline)
+    probe_seconds = time.monotonic() - probe_started
     for run in runs:
         if run.process.returncode:
             print(f"{run.out}: the probe failed (exit {run.process.returncode}); see {run.out / 'fit_to_budget.txt'}", file=sys.stderr)
@@ -133,14 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         run.rate = rate
     left = deadline - time.monotonic() - args.reserve
     for run in runs:
-        run.steps = args.probe_steps + max(1, int(SPEED_MARGIN * run.rate * left))
+        # the resumed process starts, validates and saves again: the probe's time beyond its steps
+        run.overhead = max(0.0, probe_seconds - args.probe_steps / run.rate)
+        run.steps = args.probe_steps + max(1, int(SPEED_MARGIN * run.rate * (left - run.overhead)))
         run.start("--steps", str(run.steps))
     wait_all(runs, deadline)
 
-    print(f"{'run':<40} {'steps/s':>8} {'planned':>8} {'reached':>8}  exit")
+    print(f"{'run':<40} {'steps/s':>8} {'planned':>8} {'reached':>8} {'overhead':>9}  exit")
     for run in runs:
         code = run.process.returncode
-        print(f"{str(run.out):<40} {run.rate:>8.2f} {run.steps:>8} {run.last_step() + 1:>8}  {code}")
+        print(f"{str(run.out):<40} {run.rate:>8.2f} {run.steps:>8} {run.last_step() + 1:>8} {run.overhead:>8.1f}s  {code}")
     return 0 if all(run.process.returncode == 0 for run in runs) else 1
 
 

@@ -47,13 +47,14 @@ def _fit_to_budget():
 
 
 # A stand-in for `videopoet train ...`: logs {"step", "seconds"} like the shared loop, resumes
-# after its last logged step, and takes `--delay` seconds a step.
+# after its last logged step, takes `--start` seconds to start and `--delay` seconds a step.
 FAKE_TRAINER = """
 import argparse, json, pathlib, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--out"); parser.add_argument("--warmup"); parser.add_argument("--delay", type=float)
-parser.add_argument("--steps", type=int); parser.add_argument("--until", type=int)
+parser.add_argument("--steps", type=int); parser.add_argument("--until", type=int); parser.add_argument("--start", type=float, default=0)
 args = parser.parse_args()
+time.sleep(args.start)
 log = pathlib.Path(args.out) / "log.jsonl"
 done = [json.loads(line)["step"] for line in log.read_text().splitlines()] if log.exists() else []
 started = time.monotonic()
@@ -114,6 +115,21 @@ def test_fit_to_budget_fits_schedules_into_the_budget_and_stops_what_overruns(tm
         (tmp_path / name / "log.jsonl").unlink()
     overrun = run(seconds=1.5, delay=0.1)  # 20 probe steps take 2 s: the budget ends inside the probe
     assert overrun.returncode == 1 and "budget spent" in overrun.stdout
+
+
+def test_fit_to_budget_counts_the_start_up_of_the_resumed_run(tmp_path):
+    """A run that takes 3 s to start: the probe's 3 s beyond its steps are counted again, so the
+    resumed run still ends its schedule inside the budget (counted once, it would plan ~330 steps
+    and be stopped at about 270)."""
+    trainer = tmp_path / "trainer.py"
+    trainer.write_text(FAKE_TRAINER)
+    command = f"{sys.executable} {trainer} --out {tmp_path / 'slow'} --warmup 40 --delay 0.02 --start 3"
+    args = [sys.executable, str(ROOT / "scripts" / "fit_to_budget.py"), "--seconds", "12", "--probe-steps", "20", "--reserve", "2", "--run", command]
+    fitted = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert fitted.returncode == 0, fitted.stdout + fitted.stderr
+    row = next(line.split() for line in fitted.stdout.splitlines() if line.startswith(str(tmp_path / "slow")))
+    planned, reached, overhead = int(row[2]), int(row[3]), float(row[4].rstrip("s"))
+    assert 20 < planned == reached and overhead >= 3
 
 
 def test_superres_fusion_probe_trains_both_heads_and_prints_every_variant(tmp_path):
