@@ -120,8 +120,8 @@ class GenerationLinear(nn.Linear):
     """A bias-free nn.Linear that, while the model generates, multiplies by a contiguous
     transposed copy of its weight (`hold_transposed`): a decode step sends one or two rows
     through every weight, and on a CPU `x @ W^T` with W^T laid out contiguously streams the
-    weight from memory faster than F.linear does (1.26x per step of a 64x64 clip's LM on a 2-core
-    EPYC). `forward(x, outputs=(low, high))` computes only outputs low..high-1."""
+    weight from memory faster than F.linear does (benchmarks/decode_ab.py times the decode
+    loop). `forward(x, outputs=(low, high))` computes only outputs low..high-1."""
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__(in_features, out_features, bias=False)
@@ -172,7 +172,7 @@ class Attention(nn.Module):
         are x's own; with one, the first `keys` positions of the cache.
 
         Plain views rather than einops here: a decode step runs this `depth` times per token,
-        and einops' per-call cost was a tenth of a layer's time on a 2-core CPU."""
+        and einops' per-call cost was about a tenth of a layer's time on a 2-core CPU."""
         qkv = self.qkv(x).unflatten(-1, (3, self.heads, -1))  # (B, S, 3, H, K)
         # queries and keys turn together: cos, sin (S, K) broadcast over (2, H)
         qk = apply_rotary(qkv[:, :, :2], cos[:, None, None], sin[:, None, None])  # (B, S, 2, H, K)
