@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+from timing import text_to_video_batch
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MODEL_FILE = "videopoet/lm/model.py"
@@ -57,7 +58,7 @@ def main() -> None:
     if args.rounds < 1:
         parser.error(f"--rounds {args.rounds}: need at least one round")
 
-    from videopoet.lm import SamplingConfig, TaskExample, build_sequence, collate, sample
+    from videopoet.lm import SamplingConfig, sample
     from videopoet.pipeline import VideoPoetPipeline
 
     baseline = baseline_module(args.baseline)
@@ -67,11 +68,7 @@ def main() -> None:
     previous.load_state_dict(current.state_dict())
     previous.eval()
 
-    vocab = current.config.vocabulary
-    example = TaskExample("text_to_video", True, output_video=torch.zeros(pipe.latent_shape, dtype=torch.long))
-    layout = build_sequence(vocab, example, current.config.text_length)
-    text = pipe.text_encoder([args.prompt])
-    batch = collate(vocab, [layout], text.embeddings, text.mask)
+    layout, batch = text_to_video_batch(pipe, args.prompt)
     config = SamplingConfig(temperature=1.0, top_k=64, guidance_scale=4.0, seed=args.seed)
     outputs = len(layout) - layout.prefix_length
 

@@ -25,6 +25,7 @@ import tempfile
 import time
 
 import torch
+from timing import text_to_video_batch
 
 BUDGET_SECONDS = 15.0
 
@@ -50,15 +51,11 @@ def per_token_times(prompt: str, model: str | None, tokens: int, rounds: int) ->
     """Seconds per output token with the KV cache, with it and the legal range, and without the
     cache (greedy within each position's legal range, no guidance). The two cached passes
     alternate for `rounds` rounds and each gives its median: a shared 2-core machine drifts."""
-    from videopoet.lm import TaskExample, build_sequence, collate
     from videopoet.pipeline import VideoPoetPipeline
 
     pipe = VideoPoetPipeline.from_pretrained(model, progress=False)
-    lm, vocab = pipe.lm, pipe.lm.config.vocabulary
-    example = TaskExample("text_to_video", True, output_video=torch.zeros(pipe.latent_shape, dtype=torch.long))
-    layout = build_sequence(vocab, example, lm.config.text_length)
-    text = pipe.text_encoder([prompt])
-    batch = collate(vocab, [layout], text.embeddings, text.mask)
+    lm = pipe.lm
+    layout, batch = text_to_video_batch(pipe, prompt)
     prefix, count = layout.prefix_length, min(tokens, len(layout) - layout.prefix_length - 1)
     sequence = batch.tokens.clone()
 

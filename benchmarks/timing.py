@@ -1,4 +1,5 @@
-"""The timer the benchmarks share: `python benchmarks/<name>.py` puts this folder on sys.path."""
+"""What the benchmarks share (the timer, the text-to-video LM pass): `python benchmarks/<name>.py`
+puts this folder on sys.path."""
 
 from __future__ import annotations
 
@@ -23,3 +24,15 @@ def median_seconds(function: Callable[[], object], repeats: int, device: torch.d
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def text_to_video_batch(pipe, prompt: str):
+    """The LM input `videopoet generate PROMPT` samples from with `pipe` (a VideoPoetPipeline):
+    (layout, batch), one row, text-to-video at the pipeline's size, outputs still to fill."""
+    from videopoet.lm import TaskExample, build_sequence, collate
+
+    vocab = pipe.lm.config.vocabulary
+    example = TaskExample("text_to_video", True, output_video=torch.zeros(pipe.latent_shape, dtype=torch.long))
+    layout = build_sequence(vocab, example, pipe.lm.config.text_length)
+    text = pipe.text_encoder([prompt])
+    return layout, collate(vocab, [layout], text.embeddings, text.mask)

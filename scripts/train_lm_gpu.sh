@@ -48,6 +48,15 @@ WORKERS=${WORKERS:-$((CORES > 3 ? CORES - 2 : 1))}
 BUDGET=${BUDGET:-400}
 PROBE=${PROBE:-100}
 
+# Settings that would otherwise fail only after tokenizing and training are refused now.
+[[ "$EVAL_BATCH" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_BATCH=$EVAL_BATCH: a positive number of clips" >&2; exit 2; }
+"$PYTHON" - "$PRESET" <<'EOF'
+import sys
+from videopoet.lm import LMConfig
+if sys.argv[1] not in LMConfig.PRESETS:
+    sys.exit(f"PRESET={sys.argv[1]}: not an LM preset; presets: {', '.join(LMConfig.PRESETS)}")
+EOF
+
 # The cut-down encoder must cover every caption tokenized here (else words would read as [UNK]).
 "$PYTHON" - "$TEXT" "$N" "$VAL" "$EVAL" <<'EOF'
 import json, sys

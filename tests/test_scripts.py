@@ -119,8 +119,8 @@ def test_fit_to_budget_fits_schedules_into_the_budget_and_stops_what_overruns(tm
 
 def test_fit_to_budget_counts_the_start_up_of_the_resumed_run(tmp_path):
     """A run that takes 3 s to start: the probe's 3 s beyond its steps are counted again, so the
-    resumed run still ends its schedule inside the budget (counted once, it would plan ~330 steps
-    and be stopped at about 270)."""
+    resumed run still ends its schedule inside the budget (with that count left out, this run
+    was stopped before its end and the test failed)."""
     trainer = tmp_path / "trainer.py"
     trainer.write_text(FAKE_TRAINER)
     command = f"{sys.executable} {trainer} --out {tmp_path / 'slow'} --warmup 40 --delay 0.02 --start 3"
@@ -170,6 +170,9 @@ def test_train_lm_gpu_refuses_a_text_encoder_cut_for_fewer_captions(tmp_path):
     run = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert run.returncode != 0 and "cut for 16 train, 8 test and 0 compositional captions; this run uses 32, 8 and 0" in run.stderr
     assert not (tmp_path / "run").exists()
+    for setting, message in [("EVAL_BATCH", "EVAL_BATCH=0: a positive number of clips"), ("PRESET", "PRESET=0: not an LM preset")]:
+        refused = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env={**env, setting: "0"}, cwd=ROOT, timeout=60)
+        assert refused.returncode != 0 and message in refused.stderr and not (tmp_path / "run").exists()
     env["TEXT"] = str(tmp_path / "missing")
     run = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert run.returncode != 0 and "no such folder" in run.stderr
