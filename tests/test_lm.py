@@ -195,6 +195,24 @@ def test_a_decode_step_over_a_vocabulary_range_gives_those_logits_of_the_full_st
     torch.testing.assert_close(ranged, full[:, low:high], rtol=0, atol=1e-6)
 
 
+def test_decode_step_refuses_a_missing_cache_a_position_past_it_and_a_bad_vocabulary_range():
+    model = tiny_model()
+    sequences, batch = batch_of("video_to_audio")
+    prefix = sequences[0].prefix_length
+    token = batch.tokens[:, prefix]
+    with pytest.raises(RuntimeError, match="needs a cache"):
+        model.decode_step(token, prefix)
+    model.setup_cache(2, len(sequences[0]))
+    model.prefill(batch.tokens[:, :prefix], batch.key_valid[:, :prefix], batch.text, batch.has_text)
+    with pytest.raises(ValueError, match="outside the cache"):
+        model.decode_step(token, len(sequences[0]))
+    size = model.config.vocabulary.size
+    for bad in [(5, 5), (-1, 10), (0, size + 1)]:
+        with pytest.raises(ValueError, match="vocabulary_range"):
+            model.decode_step(token, prefix, bad)
+    assert model.decode_step(token, prefix, (0, size)).shape == (2, size)
+
+
 def test_rotary_turns_each_pair_by_its_position_angle():
     """The (2i, 2i+1) pair of a head at position p turns by p * base^(-2i/K), as a complex number."""
     positions, head_size, base = 7, 8, 100.0

@@ -352,6 +352,13 @@ class VideoPoetLM(nn.Module):
         """Feed (B,) tokens at `position` (after everything before it is cached); return the
         logits (B, V) for position + 1, or (B, high - low) for the tokens low..high-1 only with
         `vocabulary_range` (the legal ones there: the output layer reads only their rows)."""
+        if self._cache_key_valid is None:
+            raise RuntimeError("decode_step needs a cache: call setup_cache(batch, max_length) and prefill first")
+        if not 0 <= position < self._cache_key_valid.shape[1]:
+            raise ValueError(f"position {position}: outside the cache's {self._cache_key_valid.shape[1]} positions")
+        low, high = vocabulary_range or (0, self.config.vocabulary.size)
+        if not 0 <= low < high <= self.config.vocabulary.size:
+            raise ValueError(f"vocabulary_range {vocabulary_range}: needs 0 <= low < high <= {self.config.vocabulary.size}")
         self._cache_key_valid[:, position] = True
         x = self.embedding(token[:, None])
         mask = self._cache_key_valid[:, : self._visible_keys(position + 1)].clone()
@@ -360,7 +367,6 @@ class VideoPoetLM(nn.Module):
         cos, sin = self.rotary_cos[position : position + 1], self.rotary_sin[position : position + 1]
         for block in self.blocks:
             x = block(x, cos, sin, mask, position)
-        low, high = vocabulary_range or (0, self.config.vocabulary.size)
         return self.head(self.norm(x[:, -1]), (low, high))
 
     # ---------------------------------------------------------------- checkpoints
