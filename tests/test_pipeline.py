@@ -16,7 +16,7 @@ from videopoet.cli import main
 from videopoet.io import MediaError, write_video
 from videopoet.lm import LMConfig, SamplingConfig, VideoPoetLM, Vocabulary
 from videopoet.cli_generate import apply_sampling_arguments
-from videopoet.pipeline import DEFAULT_SAMPLING, DEFAULT_TASK_GUIDANCE, GenerationResult, VideoPoetPipeline, export_to_video
+from videopoet.pipeline import DEFAULT_SAMPLING, DEFAULT_TASK_SAMPLING, GenerationResult, VideoPoetPipeline, export_to_video
 from videopoet.superres import SuperResConfig, SuperResTransformer
 from videopoet.tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
 
@@ -145,52 +145,67 @@ def test_inpainting_and_outpainting_keep_the_pixels_outside_the_mask(pipe):
     assert np.array_equal(wider.frames[:, 4:-4, 4:-4], source[:, 4:-4, 4:-4])
 
 
-def test_default_guidance_per_task(model_dir, pipe, monkeypatch):
-    """Without a sampling of its own, a pipeline samples the fill tasks and video-to-audio (every
-    soundtrack) at DEFAULT_TASK_GUIDANCE's scale and the rest at DEFAULT_SAMPLING's; a call's
-    `sampling=` replaces both; a pipeline given a sampling uses it for every task."""
-    scales = []
+def test_default_sampling_per_task(model_dir, pipe, monkeypatch):
+    """Without a sampling of its own, a pipeline samples the fill tasks (greedy, guidance 3) and
+    video-to-audio (every soundtrack, guidance 3) per DEFAULT_TASK_SAMPLING and the rest per
+    DEFAULT_SAMPLING; a call's `sampling=` replaces both; a pipeline given a sampling uses it for
+    every task."""
+    configs = []
     sample = pipeline_module.sample
 
     def recording(model, batch, layout, config, **options):
-        scales.append(config.guidance_scale)
+        configs.append((config.guidance_scale, config.temperature))
         return sample(model, batch, layout, config, **options)
 
     monkeypatch.setattr(pipeline_module, "sample", recording)
     default = VideoPoetPipeline.from_pretrained(model_dir, progress=False)
-    fill, common = DEFAULT_TASK_GUIDANCE["inpainting"], DEFAULT_SAMPLING.guidance_scale
-    assert fill != common and DEFAULT_TASK_GUIDANCE["video_to_audio"] == DEFAULT_TASK_GUIDANCE["outpainting"] == fill
+    common = (DEFAULT_SAMPLING.guidance_scale, DEFAULT_SAMPLING.temperature)
+    fill = (DEFAULT_TASK_SAMPLING["inpainting"]["guidance_scale"], DEFAULT_TASK_SAMPLING["inpainting"]["temperature"])
+    soundtrack = (DEFAULT_TASK_SAMPLING["video_to_audio"]["guidance_scale"], DEFAULT_SAMPLING.temperature)
+    assert len({common, fill, soundtrack}) == 3 and DEFAULT_TASK_SAMPLING["outpainting"] == DEFAULT_TASK_SAMPLING["inpainting"]
     mask = np.zeros((SIZE, SIZE), dtype=bool)
     mask[4:12, 4:12] = True
     default.inpaint(clip_frames(1), mask, "a red ball", seed=0)
     default.text_to_video("a red ball", seed=0)
     default.outpaint(clip_frames(1), border=4, seed=0, audio=False)
-    assert scales == [fill, fill, common, fill, fill]  # the fill, its soundtrack; the video, its soundtrack; the border
-    scales.clear()
+    assert configs == [fill, soundtrack, common, soundtrack, fill]  # the fill, its soundtrack; the video, its soundtrack; the border
+    configs.clear()
     default.inpaint(clip_frames(1), mask, "a red ball", seed=0, sampling=replace(DEFAULT_SAMPLING, guidance_scale=1.5))
     pipe.inpaint(clip_frames(1), mask, "a red ball", seed=0)
-    assert scales == [1.5, 1.5, pipe.sampling.guidance_scale, pipe.sampling.guidance_scale]
-    assert pipe.task_guidance == {}
+    mine = (pipe.sampling.guidance_scale, pipe.sampling.temperature)
+    assert configs == [(1.5, 1.0), (1.5, 1.0), mine, mine]
+    assert pipe.task_sampling == {}
 
 
-def test_task_guidance_names_real_tasks_and_scales(pipe):
+def test_task_sampling_names_real_tasks_fields_and_values(pipe):
     with pytest.raises(ValueError, match="'inpaint'.*not an LM task"):
-        pipe.task_guidance = {"inpaint": 3.0}
-    with pytest.raises(ValueError, match="finite number"):
-        pipe.task_guidance = {"inpainting": float("nan")}
+        pipe.task_sampling = {"inpaint": {"temperature": 0.0}}
+    with pytest.raises(ValueError, match="seed: a task may set only"):
+        pipe.task_sampling = {"inpainting": {"seed": 3}}
+    with pytest.raises(ValueError, match="not a finite number"):
+        pipe.task_sampling = {"inpainting": {"guidance_scale": float("nan")}}
+    with pytest.raises(ValueError, match="guidance_scale.*>= 0"):
+        pipe.task_sampling = {"inpainting": {"guidance_scale": -1.0}}
+    with pytest.raises(ValueError, match="temperature=-0.5"):
+        pipe.task_sampling = {"inpainting": {"temperature": -0.5}}
     with pytest.raises(ValueError, match="not an LM task"):
         pipe.sampling_for("text-to-video")
-    assert pipe.task_guidance == {}  # a refused setting changes nothing
+    assert pipe.task_sampling == {}  # a refused setting changes nothing
 
 
 def test_sampling_options_on_the_command_line(model_dir):
-    """--temperature alone keeps the per-task guidance; --guidance replaces it for every task."""
+    """An option given on the command line holds for every task and replaces only that option's
+    per-task defaults: --temperature keeps the fill tasks' guidance 3, --guidance their greedy."""
     options = {"guidance": None, "temperature": 0.5, "top_k": None, "top_p": None}
     default = VideoPoetPipeline.from_pretrained(model_dir, progress=False)
     apply_sampling_arguments(argparse.Namespace(**options), default)
-    assert default.sampling.temperature == 0.5 and default.task_guidance == DEFAULT_TASK_GUIDANCE
-    apply_sampling_arguments(argparse.Namespace(**{**options, "guidance": 2.0}), default)
-    assert default.task_guidance == {} and default.sampling_for("inpainting").guidance_scale == 2.0
+    inpainting = default.sampling_for("inpainting")
+    assert default.sampling.temperature == inpainting.temperature == 0.5 and inpainting.guidance_scale == 3.0
+    default = VideoPoetPipeline.from_pretrained(model_dir, progress=False)
+    apply_sampling_arguments(argparse.Namespace(**{**options, "temperature": None, "guidance": 2.0}), default)
+    inpainting = default.sampling_for("inpainting")
+    assert inpainting.guidance_scale == default.sampling_for("video_to_audio").guidance_scale == 2.0 and inpainting.temperature == 0.0
+    assert default.task_sampling == {"inpainting": {"temperature": 0.0}, "outpainting": {"temperature": 0.0}}
 
 
 def test_latent_mask_covers_each_masked_pixels_footprint(pipe):

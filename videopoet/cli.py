@@ -354,11 +354,11 @@ def _eval_tasks(args: argparse.Namespace) -> int:
     pipe.text_encoder  # load it now: an encoder other than the LM's is refused before any work
     apply_sampling_arguments(args, pipe)
     results = evaluate_tasks(pipe, tasks, args.clips, args.split, args.batch_size)
-    print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}, batches of {args.batch_size}, {pipe.sampling}, guidance by task {pipe.task_guidance}")
+    print(f"{args.clips} {args.split} clips per task, {pipe.frames} frames at {pipe.size}x{pipe.size}, batches of {args.batch_size}, {pipe.sampling}, by task {pipe.task_sampling}")
     print(format_results(results))
     if args.json:
         with atomic_path(args.json) as temporary:
-            temporary.write_text(to_json(results, args.clips, args.split, pipe.sampling, pipe.task_guidance) + "\n")
+            temporary.write_text(to_json(results, args.clips, args.split, pipe.sampling, pipe.task_sampling) + "\n")
         print(f"wrote {args.json}")
     return 0
 

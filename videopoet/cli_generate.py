@@ -70,18 +70,19 @@ def add_generate_parser(commands) -> None:
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """--guidance, --temperature, --top-k, --top-p: overrides of the pipeline's sampling."""
     parser.add_argument("--guidance", type=float, help="classifier-free guidance scale for every task (1 = none; default: 4, and 3 for inpainting, outpainting and soundtracks)")
-    parser.add_argument("--temperature", type=float, help="0 = greedy")
+    parser.add_argument("--temperature", type=float, help="for every task (0 = greedy; default: 1, and 0 for inpainting and outpainting)")
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--top-p", type=float)
 
 
 def apply_sampling_arguments(args: argparse.Namespace, pipe: VideoPoetPipeline) -> None:
-    """Set the sampling options given on the command line as `pipe`'s defaults; a --guidance
-    replaces every task's (the per-task defaults included)."""
-    overrides = {"guidance_scale": args.guidance, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
-    pipe.sampling = replace(pipe.sampling, **{name: value for name, value in overrides.items() if value is not None})
-    if args.guidance is not None:
-        pipe.task_guidance = {}
+    """Set the sampling options given on the command line as `pipe`'s defaults, each for every
+    task (the per-task defaults of that option included)."""
+    options = {"guidance_scale": args.guidance, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    given = {name: value for name, value in options.items() if value is not None}
+    pipe.sampling = replace(pipe.sampling, **given)
+    remaining = {task: {name: value for name, value in fields.items() if name not in given} for task, fields in pipe.task_sampling.items()}
+    pipe.task_sampling = {task: fields for task, fields in remaining.items() if fields}
 
 
 def choose_task(args: argparse.Namespace) -> str:

@@ -240,6 +240,6 @@ def format_results(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def to_json(results: dict[str, dict[str, float]], clips: int, split: str, sampling: SamplingConfig, task_guidance: dict[str, float]) -> str:
-    record = {"clips": clips, "split": split, "sampling": asdict(sampling), "task_guidance": task_guidance, "results": results}
+def to_json(results: dict[str, dict[str, float]], clips: int, split: str, sampling: SamplingConfig, task_sampling: dict[str, dict[str, float | None]]) -> str:
+    record = {"clips": clips, "split": split, "sampling": asdict(sampling), "task_sampling": task_sampling, "results": results}
     return json.dumps(record, indent=2)
