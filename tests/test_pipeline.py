@@ -205,7 +205,7 @@ def test_sampling_options_on_the_command_line(model_dir):
     apply_sampling_arguments(argparse.Namespace(**{**options, "temperature": None, "guidance": 2.0}), default)
     inpainting = default.sampling_for("inpainting")
     assert inpainting.guidance_scale == default.sampling_for("video_to_audio").guidance_scale == 2.0 and inpainting.temperature == 0.0
-    assert default.task_sampling == {"inpainting": {"temperature": 0.0}, "outpainting": {"temperature": 0.0}}
+    assert default.task_sampling == {task: {"temperature": 0.0} for task in ["inpainting", "outpainting", "audio_to_video"]}
 
 
 def test_latent_mask_covers_each_masked_pixels_footprint(pipe):

@@ -70,7 +70,7 @@ def add_generate_parser(commands) -> None:
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """--guidance, --temperature, --top-k, --top-p: overrides of the pipeline's sampling."""
     parser.add_argument("--guidance", type=float, help="classifier-free guidance scale for every task (1 = none; default: 4, and 3 for inpainting, outpainting and soundtracks)")
-    parser.add_argument("--temperature", type=float, help="for every task (0 = greedy; default: 1, and 0 for inpainting and outpainting)")
+    parser.add_argument("--temperature", type=float, help="for every task (0 = greedy; default: 1, and 0 for inpainting, outpainting and audio-to-video)")
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--top-p", type=float)
 
