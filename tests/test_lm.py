@@ -314,6 +314,15 @@ def test_filter_logits():
         SamplingConfig(top_p=0)
 
 
+def test_sampling_config_refuses_settings_that_are_not_finite_and_a_negative_guidance():
+    for bad in [{"temperature": float("nan")}, {"top_p": float("inf")}, {"guidance_scale": float("nan")}, {"temperature": "hot"}]:
+        with pytest.raises(ValueError, match="not a finite number"):
+            SamplingConfig(**bad)
+    with pytest.raises(ValueError, match="guidance_scale=-1.0: must be >= 0"):
+        SamplingConfig(guidance_scale=-1.0)
+    assert SamplingConfig(temperature=0, guidance_scale=0.0).guidance_scale == 0.0
+
+
 def test_sequence_longer_than_the_model_is_refused():
     model = tiny_model()
     tokens = torch.zeros(1, 129, dtype=torch.long)

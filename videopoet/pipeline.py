@@ -33,7 +33,7 @@ import math
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +75,7 @@ DEFAULT_TASK_SAMPLING = {
     "video_to_audio": {"guidance_scale": 3.0},
     "audio_to_video": {"temperature": 0.0},
 }
-TASK_SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "guidance_scale")
+TASK_SAMPLING_FIELDS = tuple(field.name for field in fields(SamplingConfig) if field.name != "seed")  # a call's seed= is its own
 
 
 @dataclass
@@ -435,18 +435,15 @@ class VideoPoetPipeline:
         unknown = sorted(set(overrides) - set(LM_TASKS))
         if unknown:
             raise ValueError(f"task_sampling for {', '.join(map(repr, unknown))}: not an LM task ({', '.join(LM_TASKS)})")
-        for task, fields in overrides.items():
-            wrong = sorted(set(fields) - set(TASK_SAMPLING_FIELDS))
+        for task, settings in overrides.items():
+            wrong = sorted(set(settings) - set(TASK_SAMPLING_FIELDS))
             if wrong:
                 raise ValueError(f"task_sampling[{task!r}] sets {', '.join(wrong)}: a task may set only {', '.join(TASK_SAMPLING_FIELDS)}")
-            for name, value in fields.items():
-                if value is not None and (not isinstance(value, (int, float)) or not math.isfinite(value)):
-                    raise ValueError(f"task_sampling[{task!r}][{name!r}] = {value!r}: not a finite number")
-            scale = fields.get("guidance_scale")
-            if scale is not None and scale < 0:
-                raise ValueError(f"task_sampling[{task!r}]['guidance_scale'] = {scale!r}: must be >= 0")
-            replace(SamplingConfig(), **fields)  # the config's own checks (temperature, top-k, top-p)
-        self._task_sampling = {task: dict(fields) for task, fields in overrides.items()}
+            try:
+                SamplingConfig(**settings)
+            except ValueError as error:
+                raise ValueError(f"task_sampling[{task!r}]: {error}") from None
+        self._task_sampling = {task: dict(settings) for task, settings in overrides.items()}
 
     def _run(
         self,

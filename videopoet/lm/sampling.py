@@ -10,6 +10,7 @@ logits mix as cond + (scale - 1) * (cond - uncond): scale 1 is exactly the condi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,12 @@ class SamplingConfig:
     seed: int | None = None
 
     def __post_init__(self):
+        for name in ("temperature", "top_k", "top_p", "guidance_scale"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise ValueError(f"{name}={value!r}: not a finite number")
+        if self.guidance_scale is not None and self.guidance_scale < 0:
+            raise ValueError(f"guidance_scale={self.guidance_scale}: must be >= 0")
         if self.temperature < 0:
             raise ValueError(f"temperature={self.temperature}: must be >= 0")
         if self.top_k is not None and self.top_k < 1:
