@@ -152,6 +152,52 @@ def test_superres_fusion_probe_trains_both_heads_and_prints_every_variant(tmp_pa
     assert refused.returncode == 2 and "fewer than --train-clips 3" in refused.stderr
 
 
+def _soft_probe():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import superres_soft_probe
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return superres_soft_probe
+
+
+def test_superres_soft_probe_bit_signs_turn_certain_sub_codes_into_the_code_latent():
+    """A one-hot distribution over each factor's sub-codes has the code's own LFQ latent as its
+    expectation (factor 0 holds the most significant bits); a uniform one has all zeros."""
+    import torch
+
+    from videopoet.superres.model import split_codes
+    from videopoet.tokenizers.lfq import LookupFreeQuantizer
+
+    probe = _soft_probe()
+    codes = torch.arange(4096)
+    signs = probe.bit_signs(12, 2)  # (F, C, bits)
+    one_hot = torch.nn.functional.one_hot(split_codes(codes, 12, 2), 64).float()  # (N, F, C)
+    expected = torch.einsum("nfc,fcd->nd", one_hot, signs)
+    assert torch.equal(expected, LookupFreeQuantizer(bits=12).codes_to_latent(codes[None])[0].T)
+    assert torch.equal(torch.einsum("fc,fcd->d", torch.full((2, 64), 1 / 64), signs), torch.zeros(12))
+
+
+def test_superres_soft_probe_trains_both_decoders_and_prints_every_variant(tmp_path):
+    """scripts/superres_soft_probe.py on a tiny untrained stage: a row per variant (PSNR for all
+    but the decoded 32 px clip, then the evaluator's figures); zero steps are refused."""
+    from test_superres_training import tiny_stage_predictions
+
+    tiny_stage_predictions(tmp_path, clips=2)
+    script = str(ROOT / "scripts" / "superres_soft_probe.py")
+    command = [sys.executable, script, str(tmp_path / "stage"), "--train-clips", "2", "--test-clips", "2", "--batch-size", "2", "--crop", "4"]
+    run = subprocess.run([*command, "--steps", "2"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("soft latents: mean |bit|")
+    rows = {line[:30].strip(): line[30:].split() for line in lines[3:]}
+    assert list(rows) == ["decoded 32", "bicubic", "greedy codes, its decoder", "soft, its decoder", "true codes, soft decoder"]
+    assert len(rows["decoded 32"]) == 7 and all(len(values) == 8 for name, values in rows.items() if name != "decoded 32")
+    assert all(10 < float(values[0]) < 60 for name, values in rows.items() if name != "decoded 32")
+    refused = subprocess.run([*command, "--steps", "0"], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and "must be positive" in refused.stderr
+
+
 def test_pack_text_encoder_writes_a_checked_copy_that_names_the_full_encoder(tmp_path):
     script = str(ROOT / "scripts" / "pack_text_encoder.py")
     run = subprocess.run([sys.executable, script, "--out", str(tmp_path / "te"), "--train", "8", "--val", "2", "--compositional", "2", "--check", "4"], capture_output=True, text=True, timeout=120, cwd=ROOT)
