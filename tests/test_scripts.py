@@ -1,3 +1,4 @@
+import importlib
 import json
 import os
 import subprocess
@@ -37,13 +38,17 @@ def test_discriminator_probe_learns_and_prints_its_table():
     assert run.returncode == 2 and "--clips 2" in run.stderr
 
 
-def _fit_to_budget():
+def _script(name: str):
+    """The module of scripts/NAME.py."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        import fit_to_budget
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    return fit_to_budget
+
+
+def _fit_to_budget():
+    return _script("fit_to_budget")
 
 
 # A stand-in for `videopoet train ...`: logs {"step", "seconds"} like the shared loop, resumes
@@ -152,15 +157,6 @@ def test_superres_fusion_probe_trains_both_heads_and_prints_every_variant(tmp_pa
     assert refused.returncode == 2 and "fewer than --train-clips 3" in refused.stderr
 
 
-def _soft_probe():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import superres_soft_probe
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    return superres_soft_probe
-
-
 def test_superres_soft_probe_bit_signs_turn_certain_sub_codes_into_the_code_latent():
     """A one-hot distribution over each factor's sub-codes has the code's own LFQ latent as its
     expectation (factor 0 holds the most significant bits); a uniform one has all zeros."""
@@ -169,7 +165,7 @@ def test_superres_soft_probe_bit_signs_turn_certain_sub_codes_into_the_code_late
     from videopoet.superres.model import split_codes
     from videopoet.tokenizers.lfq import LookupFreeQuantizer
 
-    probe = _soft_probe()
+    probe = _script("superres_soft_probe")
     codes = torch.arange(4096)
     signs = probe.bit_signs(12, 2)  # (F, C, bits)
     one_hot = torch.nn.functional.one_hot(split_codes(codes, 12, 2), 64).float()  # (N, F, C)
