@@ -31,7 +31,9 @@ from tqdm import tqdm
 from videopoet.io.write import bicubic_resize, from_uint8_frames
 from videopoet.metrics import psnr
 from videopoet.superres import DecodingConfig, SuperResTransformer, decode
+from videopoet.superres.model import join_codes
 from videopoet.tokenizers import VideoTokenizer
+from videopoet.tokenizers.lfq import codes_to_bits
 from videopoet.tokenizers.text import TextEncoder
 from videopoet.world import parse, render_clip
 from videopoet.world.evaluator import EvalReport, observe, score_clip
@@ -41,14 +43,14 @@ TRAIN_SEED_START = 100_000  # train-split clips far past any the stage was train
 
 def bit_signs(bits: int, factors: int) -> torch.Tensor:
     """(F, C, bits): for sub-code c of factor f, +1 / -1 for each code bit it sets / clears and 0
-    for the bits of the other factors (factor 0 holds the most significant bits)."""
-    sub_bits = bits // factors
-    signs = torch.zeros(factors, 2**sub_bits, bits)
-    values = torch.arange(2**sub_bits)
+    for the bits of the other factors (the layout of `split_codes` and the quantizer's bits)."""
+    sub_codes = 2 ** (bits // factors)
+    signs = torch.zeros(factors, sub_codes, bits)
     for factor in range(factors):
-        lowest = sub_bits * (factors - 1 - factor)
-        for offset in range(sub_bits):
-            signs[factor, :, lowest + offset] = ((values >> offset) & 1).float() * 2 - 1
+        alone = torch.zeros(sub_codes, factors, dtype=torch.long)
+        alone[:, factor] = torch.arange(sub_codes)  # this factor's sub-codes, the others 0
+        owned = codes_to_bits(join_codes(alone[-1:], bits), bits)[0].bool()  # the bits it holds
+        signs[factor] = torch.where(owned, codes_to_bits(join_codes(alone, bits), bits).float() * 2 - 1, 0.0)
     return signs
 
 
@@ -59,9 +61,9 @@ def expected_latent(superres: SuperResTransformer, low: torch.Tensor, text: torc
     config = superres.config
     batch, time, height, width = low.shape
     shape = (batch, time, height * config.scale, width * config.scale)
-    logits = superres(torch.zeros(shape, dtype=torch.long), torch.ones(shape, dtype=torch.bool), low, text, valid)  # (B, T, H, W, F, C)
+    logits = superres(torch.zeros(shape, dtype=torch.long, device=low.device), torch.ones(shape, dtype=torch.bool, device=low.device), low, text, valid)  # (B, T, H, W, F, C)
     probabilities = logits.float().softmax(-1)
-    latent = torch.einsum("bthwfc,fcd->bthwd", probabilities, bit_signs(config.codebook_bits, config.factors))
+    latent = torch.einsum("bthwfc,fcd->bthwd", probabilities, bit_signs(config.codebook_bits, config.factors).to(low.device))
     return rearrange(latent, "b t h w d -> b d t h w")
 
 
