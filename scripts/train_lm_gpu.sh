@@ -58,19 +58,7 @@ if sys.argv[1] not in LMConfig.PRESETS:
 EOF
 
 # The cut-down encoder must cover every caption tokenized here (else words would read as [UNK]).
-"$PYTHON" - "$TEXT" "$N" "$VAL" "$EVAL" <<'EOF'
-import json, sys
-from pathlib import Path
-folder, n, val, evaluated = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-record = folder / "vocabulary_subset.json"
-if record.is_file():
-    packed = json.loads(record.read_text())
-    if packed.get("train", 0) < n or packed.get("val", 0) < val or packed.get("compositional", 0) < evaluated:
-        sys.exit(f"{folder}: cut for {packed.get('train')} train, {packed.get('val')} test and {packed.get('compositional', 0)} compositional captions; "
-                 f"this run uses {n}, {val} and {evaluated} (run scripts/pack_text_encoder.py --train {n} --val {val} --compositional {evaluated})")
-elif not folder.is_dir():
-    sys.exit(f"TEXT={folder}: no such folder (make it with scripts/pack_text_encoder.py)")
-EOF
+"$PYTHON" scripts/text_encoder_covers.py "$TEXT" --train "$N" --val "$VAL" --compositional "$EVAL"
 
 TOKENIZE="$PYTHON -m videopoet tokenize --size 64 --video-tokenizer videopoet/pretrained/video-tokenizer-64 --text-encoder $TEXT --workers $WORKERS --batch-size 64"
 $TOKENIZE --world train --n "$N" --out "$RUN/tokens-train"

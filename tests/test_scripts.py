@@ -218,3 +218,46 @@ def test_train_lm_gpu_refuses_a_text_encoder_cut_for_fewer_captions(tmp_path):
     env["TEXT"] = str(tmp_path / "missing")
     run = subprocess.run(["bash", str(ROOT / "scripts" / "train_lm_gpu.sh")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert run.returncode != 0 and "no such folder" in run.stderr
+
+
+def _superres_gpu(env: dict, run_folder: Path) -> subprocess.CompletedProcess:
+    settings = {"PYTHON": sys.executable, "RUN": str(run_folder), "WORKERS": "1", **env}
+    return subprocess.run(["bash", str(ROOT / "scripts" / "train_superres_gpu.sh")], capture_output=True, text=True, env={**os.environ, **settings}, cwd=ROOT, timeout=600)
+
+
+def test_train_superres_gpu_refuses_bad_settings_before_any_work(tmp_path):
+    cut = tmp_path / "te"
+    cut.mkdir()
+    (cut / "vocabulary_subset.json").write_text(json.dumps({"of": "all-MiniLM-L6-v2", "train": 16, "val": 8, "compositional": 4}))
+    fine = {"TEXT": str(cut), "N": "16", "VAL": "8", "EVAL": "4", "PRED": "8"}
+    for change, message in [
+        ({"PRED": "32"}, "PRED=32: the decoder trains on predictions for train clips, of which there are N=16"),
+        ({"PROBE": "5"}, "PROBE=5: fit_to_budget times at least 20 steps"),
+        ({"WIDTH": "wide"}, "WIDTH=wide: must be a positive whole number"),
+        ({"EVAL": "-1"}, "EVAL=-1: must be a whole number of clips"),
+        ({"TOKENIZER": str(tmp_path)}, "not a video tokenizer folder"),
+        ({"N": "32", "PRED": "8"}, "cut for 16 train, 8 test and 4 compositional captions; this run uses 32, 8 and 4"),
+    ]:
+        refused = _superres_gpu({**fine, **change}, tmp_path / "run")
+        assert refused.returncode != 0 and message in refused.stderr, (change, refused.stderr)
+        assert not (tmp_path / "run").exists()
+
+
+def test_train_superres_gpu_trains_exports_and_measures_on_the_cpu(tmp_path):
+    """The whole GPU recipe at toy size on the CPU: shards at both sizes, a stage fitted to its
+    budget, its predictions, a decoder trained on them, both parts exported and measured."""
+    from videopoet.superres import SuperResTransformer
+    from videopoet.tokenizers.text import default_encoder_path
+
+    toy = {"TEXT": str(default_encoder_path()), "N": "4", "VAL": "2", "PRED": "2", "EVAL": "1", "WIDTH": "16", "DEPTH": "3", "HEADS": "2"}
+    toy |= {"BATCH": "2", "BUDGET": "45", "PROBE": "20", "DECODER_STEPS": "2", "DECODER_BATCH": "1"}
+    run = _superres_gpu(toy, tmp_path / "run")
+    assert run.returncode == 0, run.stderr[-3000:]
+    export = tmp_path / "run" / "export"
+    stage = SuperResTransformer.from_pretrained(export / "superres")
+    assert stage.config.width == 16 and stage.config.clip["size"] == 64 and stage.config.scale == 2
+    assert (export / "superres_decoder" / "config.json").is_file() and (export / "log.jsonl").is_file()
+    figures = json.loads((export / "eval-superres.json").read_text())
+    assert figures["clips"] == 1 and figures["decoding"]["temperature"] == 0
+    assert figures["superres"]["psnr"] > 0 and isinstance(figures["shortfalls"], list)
+    assert "short of the bar" in run.stdout or "clears the bar" in run.stdout

@@ -10,6 +10,9 @@ import torch
 from videopoet.cli import main
 from videopoet.data.shards import TokenizedClip, TokenShards, write_token_shards
 from videopoet.superres import SuperResConfig, SuperResTransformer
+from videopoet.superres.measure import shortfalls
+from videopoet.tokenizers.bert import write_vocabulary_subset
+from videopoet.tokenizers.text import default_encoder_path
 from videopoet.train import TrainConfig, Trainer
 from videopoet.train.superres import SuperResPairs, SuperResTask, SuperResValidation, config_for
 
@@ -149,7 +152,23 @@ def test_eval_superres_scores_every_variant(tmp_path, capsys):
     for variant in ("superres", "bicubic", "tokenizer_high"):
         assert 0 < figures[variant]["psnr"] < 100 and "all_right" in figures[variant]["evaluator"]
     assert figures["low"]["psnr"] is None and "colour" in figures["low"]["evaluator"]
+    assert figures["shortfalls"] == shortfalls(figures)
     assert "bicubic 64" in capsys.readouterr().out
+    other = write_vocabulary_subset(default_encoder_path(), "another-encoder", ["a red ball"], tmp_path / "other")
+    assert main([*arguments, "--text-encoder", str(other)]) == 2
+    assert "it is 'another-encoder', the stage was trained with 'all-MiniLM-L6-v2'" in capsys.readouterr().err
+
+
+def test_the_shipping_bar_wants_psnr_above_bicubic_and_every_attribute_near_the_low_clip():
+    def figures(superres_psnr: float, shape: float) -> dict:
+        low = {"colour": 1.0, "shape": 0.90}
+        return {"low": {"psnr": None, "evaluator": low}, "bicubic": {"psnr": 28.9, "evaluator": low}, "superres": {"psnr": superres_psnr, "evaluator": {"colour": 1.0, "shape": shape}}}
+
+    assert shortfalls(figures(29.0, 0.885)) == []  # within 0.02 below
+    assert shortfalls(figures(29.0, 0.95)) == []  # above is fine
+    assert shortfalls(figures(28.9, 0.90)) == ["PSNR 28.90 dB does not beat bicubic's 28.90 dB"]
+    (missing,) = shortfalls(figures(29.0, 0.87))
+    assert missing.startswith("shape 0.870 is more than 0.02 below")
 
 
 def tiny_stage_predictions(folder: Path, clips: int) -> tuple[Path, Path]:

@@ -287,7 +287,7 @@ def _upscale_tokens(args: argparse.Namespace) -> int:
 
 def _eval_superres(args: argparse.Namespace) -> int:
     from .superres import DecodingConfig, SuperResTransformer
-    from .superres.measure import measure_upscaling
+    from .superres.measure import ATTRIBUTE_TOLERANCE, measure_upscaling, shortfalls
     from .tokenizers.text import TextEncoder
 
     device = _device(args.device)
@@ -301,7 +301,7 @@ def _eval_superres(args: argparse.Namespace) -> int:
     if decoder_path is None and model_dir is not None and (model_dir / "superres_decoder").is_dir():
         decoder_path = model_dir / "superres_decoder"
     decoder = None if decoder_path is None else VideoTokenizer.from_pretrained(decoder_path).to(device)
-    text = TextEncoder.named(clip["text_encoder"], max_tokens=clip["text_length"], device=device)
+    text = TextEncoder.for_model(clip["text_encoder"], args.text_encoder, max_tokens=clip["text_length"], device=device, model="the stage")
 
     def encode_text(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         embedded = text(captions)
@@ -318,9 +318,11 @@ def _eval_superres(args: argparse.Namespace) -> int:
     print("attribute".ljust(14) + "".join(name.rjust(16) for name in reports))
     for attribute in attributes:
         print(attribute.ljust(14) + "".join(f"{report[attribute]:>16.3f}" for report in reports.values()))
+    missing = shortfalls(figures)
+    print(f"clears the bar (beats bicubic, every attribute within {ATTRIBUTE_TOLERANCE} of the decoded low-resolution clip)" if not missing else "short of the bar: " + "; ".join(missing))
     if args.json:
         with atomic_path(args.json) as temporary:
-            temporary.write_text(json.dumps({"clips": args.clips, "decoding": vars(decoding), **figures}, indent=2) + "\n")
+            temporary.write_text(json.dumps({"clips": args.clips, "decoding": vars(decoding), **figures, "shortfalls": missing}, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 
@@ -679,7 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
     superres_eval.add_argument("--decoder", help="video tokenizer checkpoint whose decoder makes the high-resolution frames (default: the model directory's superres_decoder/ part, else --video-tokenizer)")
     superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
     _add_decoding_arguments(superres_eval)
-    superres_eval.add_argument("--json", help="also write the figures as JSON here")
+    superres_eval.add_argument("--text-encoder", help="text encoder folder in place of the one the stage records, which it must name (e.g. a vocabulary subset of it on a GPU machine)")
+    superres_eval.add_argument("--json", help="also write the figures as JSON here (with the bar's shortfalls)")
     superres_eval.add_argument("--device", default="auto")
     superres_eval.set_defaults(run=_eval_superres)
 

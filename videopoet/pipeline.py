@@ -205,14 +205,9 @@ class VideoPoetPipeline:
         if self._text_encoder is None or isinstance(self._text_encoder, (str, os.PathLike)):
             from .tokenizers.text import TextEncoder
 
-            trained_with, folder = self.lm.config.clip["text_encoder"], self._text_encoder
-            if folder is None:
-                self._text_encoder = TextEncoder.named(trained_with, max_tokens=self.lm.config.text_length, device=self.device)
-            else:
-                encoder = TextEncoder(folder, max_tokens=self.lm.config.text_length, device=self.device)
-                if encoder.name != trained_with:
-                    raise ValueError(f"text encoder {folder}: it is {encoder.name!r}, the LM was trained with {trained_with!r}")
-                self._text_encoder = encoder
+            self._text_encoder = TextEncoder.for_model(
+                self.lm.config.clip["text_encoder"], self._text_encoder, max_tokens=self.lm.config.text_length, device=self.device, model="the LM"
+            )
         return self._text_encoder
 
     # ------------------------------------------------------------------------- tasks

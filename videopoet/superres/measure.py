@@ -32,6 +32,22 @@ from .decoding import DecodingConfig, decode
 from .model import SuperResTransformer
 
 VARIANTS = ("low", "superres", "bicubic", "tokenizer_high")
+ATTRIBUTE_TOLERANCE = 0.02  # how far below the decoded low-resolution clip's an attribute may score
+
+
+def shortfalls(figures: dict[str, dict], tolerance: float = ATTRIBUTE_TOLERANCE) -> list[str]:
+    """Why a stage's `measure_upscaling` figures miss the bar a stage must clear to ship (empty
+    when they clear it): its output beats bicubic upsampling of the decoded low-resolution clip
+    in PSNR, and scores every evaluator attribute within `tolerance` of that clip's."""
+    missing = []
+    upscaled, bicubic = figures["superres"]["psnr"], figures["bicubic"]["psnr"]
+    if not upscaled > bicubic:
+        missing.append(f"PSNR {upscaled:.2f} dB does not beat bicubic's {bicubic:.2f} dB")
+    low = figures["low"]["evaluator"]
+    for attribute, accuracy in figures["superres"]["evaluator"].items():
+        if accuracy < low[attribute] - tolerance:
+            missing.append(f"{attribute} {accuracy:.3f} is more than {tolerance} below the low-resolution clip's {low[attribute]:.3f}")
+    return missing
 
 
 def measure_upscaling(

@@ -75,6 +75,18 @@ class TextEncoder:
         """The encoder a model's config records by `name`: the default's name or a folder."""
         return cls(None if name == DEFAULT_ENCODER else name, max_tokens=max_tokens, device=device)
 
+    @classmethod
+    def for_model(cls, trained_with: str, folder: str | os.PathLike | None = None, max_tokens: int = MAX_TOKENS, device: str | torch.device = "cpu", model: str = "the model") -> "TextEncoder":
+        """The encoder `model` was trained with (the name its config records, `trained_with`), or
+        the folder given in its place, which must be the same encoder (e.g. a vocabulary subset
+        of it: `bert.write_vocabulary_subset`)."""
+        if folder is None:
+            return cls.named(trained_with, max_tokens=max_tokens, device=device)
+        encoder = cls(folder, max_tokens=max_tokens, device=device)
+        if encoder.name != trained_with:
+            raise ValueError(f"text encoder {folder}: it is {encoder.name!r}, {model} was trained with {trained_with!r}")
+        return encoder
+
     def _load_with_transformers(self, device: str | torch.device) -> None:
         from transformers import AutoConfig, AutoModel, AutoTokenizer  # slow to import: only when needed
 
