@@ -261,3 +261,27 @@ def test_train_superres_gpu_trains_exports_and_measures_on_the_cpu(tmp_path):
     assert figures["clips"] == 1 and figures["decoding"]["temperature"] == 0
     assert figures["superres"]["psnr"] > 0 and isinstance(figures["shortfalls"], list)
     assert "short of the bar" in run.stdout or "clears the bar" in run.stdout
+
+
+def test_superres_bit_errors_bins_the_stage_wrong_bits_and_decodes_uncertain_ones(tmp_path, capsys):
+    import pytest
+    import torch
+
+    from videopoet.superres import SuperResConfig, SuperResTransformer
+    from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
+
+    probe = _script("superres_bit_errors")
+    torch.manual_seed(0)
+    VideoTokenizer(VideoTokenizerConfig(base_channels=8, channel_multipliers=(1, 2, 2), time_downsamples=2, bits=6, image_size=32)).save_pretrained(tmp_path / "video")
+    clip = {"size": 32, "frames": 9, "text_encoder": "all-MiniLM-L6-v2", "text_length": 32}
+    config = SuperResConfig(codebook_bits=6, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=16, max_width=16, clip=clip)
+    SuperResTransformer(config).save_pretrained(tmp_path / "stage")
+    assert probe.main([str(tmp_path / "stage"), "--tokenizer", str(tmp_path / "video"), "--clips", "1"]) == 0
+    out = capsys.readouterr().out
+    bits = 6 * 3 * 16 * 16  # one clip's 64 px codes: 6 bits, 3 latent frames of 16 x 16
+    assert f"1 compositional clips, {bits} bits of 64 px codes" in out
+    shares = [float(line.split()[2]) for line in out.splitlines() if line.startswith("[")]
+    assert len(shares) == len(probe.BINS) - 1 and abs(sum(shares) - 1) < 0.01
+    assert all(f"{change} <{threshold}" in out for change in ("random", "zero") for threshold in probe.THRESHOLDS)
+    with pytest.raises(SystemExit):
+        probe.main([str(tmp_path / "stage"), "--clips", "0"])
