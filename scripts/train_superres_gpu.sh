@@ -26,7 +26,7 @@
 # Settings (environment): RUN (runs/superres-gpu), EXPORT ($RUN/export), TEXT
 # (.gpu/text-encoder), TOKENIZER (videopoet/pretrained/shapes-64/video_tokenizer), N train clips
 # (4096), VAL test clips (64), PRED predicted train clips for the decoder (1024), EVAL
-# compositional clips measured (100; 0: none), WIDTH (192), DEPTH (8), HEADS (6), BATCH (16), LR
+# compositional clips measured (100; 0: none), WIDTH (160), DEPTH (8), HEADS (5), BATCH (16), LR
 # (1e-3), WARMUP (200), BUDGET (seconds of stage training, 240), PROBE (steps timed before the
 # schedule is fitted, 50), TEMPERATURE (of the stage's decoding, 0: greedy), DECODER_STEPS (400),
 # DECODER_BATCH (8), WORKERS (processes for rendering and data loading; default: the cores but two).
@@ -40,9 +40,9 @@ N=${N:-4096}
 VAL=${VAL:-64}
 PRED=${PRED:-1024}
 EVAL=${EVAL:-100}
-WIDTH=${WIDTH:-192}
+WIDTH=${WIDTH:-160}
 DEPTH=${DEPTH:-8}
-HEADS=${HEADS:-6}
+HEADS=${HEADS:-5}
 BATCH=${BATCH:-16}
 LR=${LR:-1e-3}
 WARMUP=${WARMUP:-200}
