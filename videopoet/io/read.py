@@ -202,7 +202,8 @@ def read_video(
                     time = float(frame.time) - origin if frame.time is not None else (last_time or 0.0) + frame_seconds
                     last_time = time
                     if time < end - _TIME_EPS and (fps is not None or time >= start - _TIME_EPS):
-                        frames.push(time, frame.to_ndarray(format="rgb24"))
+                        # threads=1: swscale's own slice threads can hang in a forked worker (eval shapes' pool)
+                        frames.push(time, frame.to_ndarray(format="rgb24", threads=1))
         except av.error.FFmpegError as error:
             raise MediaError(path, f"corrupt or truncated after {len(frames.frames)} frames ({error})") from error
         samples = sound.finish() if sound is not None else None
