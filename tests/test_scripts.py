@@ -235,6 +235,7 @@ def test_train_superres_gpu_refuses_bad_settings_before_any_work(tmp_path):
         ({"PROBE": "5"}, "PROBE=5: fit_to_budget times at least 20 steps"),
         ({"WIDTH": "wide"}, "WIDTH=wide: must be a positive whole number"),
         ({"EVAL": "-1"}, "EVAL=-1: must be a whole number of clips"),
+        ({"TEMPERATURE": "-0.5"}, "TEMPERATURE=-0.5: must be a number, 0 or more"),
         ({"TOKENIZER": str(tmp_path)}, "not a video tokenizer folder"),
         ({"N": "32", "PRED": "8"}, "cut for 16 train, 8 test and 4 compositional captions; this run uses 32, 8 and 4"),
     ]:
@@ -250,7 +251,7 @@ def test_train_superres_gpu_trains_exports_and_measures_on_the_cpu(tmp_path):
     from videopoet.tokenizers.text import default_encoder_path
 
     toy = {"TEXT": str(default_encoder_path()), "N": "4", "VAL": "2", "PRED": "2", "EVAL": "1", "WIDTH": "16", "DEPTH": "3", "HEADS": "2"}
-    toy |= {"BATCH": "2", "BUDGET": "45", "PROBE": "20", "DECODER_STEPS": "2", "DECODER_BATCH": "1"}
+    toy |= {"BATCH": "2", "BUDGET": "45", "PROBE": "20", "DECODER_STEPS": "2", "DECODER_BATCH": "1", "TEMPERATURE": "0"}
     run = _superres_gpu(toy, tmp_path / "run")
     assert run.returncode == 0, run.stderr[-3000:]
     export = tmp_path / "run" / "export"
