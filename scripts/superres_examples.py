@@ -17,7 +17,7 @@ import torch
 from videopoet.io import save_contact_sheet
 from videopoet.io.write import bicubic_resize, from_uint8_frames, to_uint8_frames
 from videopoet.pipeline import VideoPoetPipeline
-from videopoet.superres import DecodingConfig, decode
+from videopoet.superres import expected_latent
 from videopoet.world.render import render_clip
 
 
@@ -34,7 +34,6 @@ def main() -> None:
         raise SystemExit(f"{args.model or 'the shipped model'}: has no super-resolution stage")
     low_size, high_size = pipe.superres.config.clip["size"], pipe.upscaled_size
     scale = high_size // low_size
-    decoder = pipe.superres_decoder or pipe.video_tokenizer
     videos, captions = [], []
     for seed in range(args.clips):
         clip = render_clip("compositional", seed, low_size, pipe.frames)
@@ -42,9 +41,9 @@ def main() -> None:
         codes = pipe.video_tokenizer.encode(from_uint8_frames(clip.video)[None])
         low = pipe.video_tokenizer.decode(codes).float()
         text = pipe.text_encoder([clip.caption])
-        high = decode(pipe.superres, codes, text.embeddings, text.mask, DecodingConfig(seed=seed))
+        upscaled = pipe.superres_decoder.decode(expected_latent(pipe.superres, codes, text.embeddings, text.mask), codes)
         nearest = np.kron(to_uint8_frames(low[0]), np.ones((1, scale, scale, 1), dtype=np.uint8))
-        videos += [nearest, to_uint8_frames(bicubic_resize(low, high_size)[0]), to_uint8_frames(decoder.decode(high)[0].float()), truth]
+        videos += [nearest, to_uint8_frames(bicubic_resize(low, high_size)[0]), to_uint8_frames(upscaled[0].float()), truth]
         captions += [
             f"{clip.caption}: {low_size}x{low_size} through the tokenizer (shown {scale}x)",
             f"bicubic to {high_size}x{high_size}",

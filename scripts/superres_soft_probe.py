@@ -4,7 +4,8 @@ The stage predicts, for every high-resolution position, a distribution over code
 decoding commits to one code per position; where the stage is unsure (fine texture the 64 px
 codes do not hold) a wrong code decodes to a wrong picture, and PSNR punishes it. Here the
 stage also runs once on an all-masked grid and every LFQ bit becomes its expected value under
-the predicted distribution, a number in [-1, 1] instead of a sign.
+the predicted distribution, a number in [-1, 1] instead of a sign (`expected_latent`, what the
+pipeline's `upscale` now decodes; this probe decodes it by the high grid alone).
 
 Two decoders start from the same weights and train alike (same clips, crops, steps and seed)
 against the true 128 px renders of train clips the stage never saw: one on those soft latents,
@@ -25,46 +26,17 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from tqdm import tqdm
 
 from videopoet.io.write import bicubic_resize, from_uint8_frames
 from videopoet.metrics import psnr
-from videopoet.superres import DecodingConfig, SuperResTransformer, decode
-from videopoet.superres.model import join_codes
+from videopoet.superres import DecodingConfig, SuperResTransformer, decode, expected_latent
 from videopoet.tokenizers import VideoTokenizer
-from videopoet.tokenizers.lfq import codes_to_bits
 from videopoet.tokenizers.text import TextEncoder
 from videopoet.world import parse, render_clip
 from videopoet.world.evaluator import EvalReport, observe, score_clip
 
 TRAIN_SEED_START = 100_000  # train-split clips far past any the stage was trained on
-
-
-def bit_signs(bits: int, factors: int) -> torch.Tensor:
-    """(F, C, bits): for sub-code c of factor f, +1 / -1 for each code bit it sets / clears and 0
-    for the bits of the other factors (the layout of `split_codes` and the quantizer's bits)."""
-    sub_codes = 2 ** (bits // factors)
-    signs = torch.zeros(factors, sub_codes, bits)
-    for factor in range(factors):
-        alone = torch.zeros(sub_codes, factors, dtype=torch.long)
-        alone[:, factor] = torch.arange(sub_codes)  # this factor's sub-codes, the others 0
-        owned = codes_to_bits(join_codes(alone[-1:], bits), bits)[0].bool()  # the bits it holds
-        signs[factor] = torch.where(owned, codes_to_bits(join_codes(alone, bits), bits).float() * 2 - 1, 0.0)
-    return signs
-
-
-@torch.no_grad()
-def expected_latent(superres: SuperResTransformer, low: torch.Tensor, text: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """low (B, t, h, w) codes, text (B, L, E), valid (B, L) -> (B, bits, t, H, W): each bit's
-    expected value in [-1, 1] under the stage's one-pass prediction of an all-masked grid."""
-    config = superres.config
-    batch, time, height, width = low.shape
-    shape = (batch, time, height * config.scale, width * config.scale)
-    logits = superres(torch.zeros(shape, dtype=torch.long, device=low.device), torch.ones(shape, dtype=torch.bool, device=low.device), low, text, valid)  # (B, T, H, W, F, C)
-    probabilities = logits.float().softmax(-1)
-    latent = torch.einsum("bthwfc,fcd->bthwd", probabilities, bit_signs(config.codebook_bits, config.factors).to(low.device))
-    return rearrange(latent, "b t h w d -> b d t h w")
 
 
 @torch.no_grad()

@@ -36,14 +36,12 @@ videopoet train superres --low-shards "$RUN/sr-train-64" --high-shards "$RUN/sr-
     --out "$RUN/superres" --width 128 --depth 6 --heads 4 --steps 2600 --until 2000 --batch-size 4 \
     --lr 1e-3 --warmup 100 --checkpoint-every 200 --workers 1
 
-# 4. The stage's decoder: the 128 px decoder of step 1, trained further on the stage's own
-#    predictions (from the true 64 px codes of 512 training clips) against the true 128 px
-#    renders, so it learns to turn the codes the stage actually makes, mistakes included, into
-#    the picture. (The stage gets 11 % of its code bits wrong, which decode badly through a
-#    decoder that only ever saw true codes.)
-videopoet upscale-tokens "$RUN/superres/checkpoint" --low-shards "$RUN/sr-train-64" --out "$RUN/sr-pred-128" --clips 512
-videopoet train tokenizer --out "$RUN/superres-decoder" --init "$RUN/video-dec128/checkpoint" --decoder-only \
-    --codes "$RUN/sr-pred-128" --crop 64 --crop-candidates 4 --real-share 0 --adversarial-start 1000000 \
+# 4. The stage's decoder: pixels from both grids (the stage's soft prediction and the 64 px codes),
+#    started from the 128 px decoder of step 1 and trained on the frozen stage's predictions for
+#    512 training clips against their true 128 px renders, so it learns to turn what the stage
+#    makes, doubts included, into the picture while keeping what the 64 px codes hold.
+videopoet train superres-decoder --superres "$RUN/superres/checkpoint" --low-shards "$RUN/sr-train-64" --clips 512 \
+    --video-tokenizer "$RUN/video-dec128/checkpoint" --out "$RUN/superres-decoder" --crop 64 --crop-candidates 4 \
     --steps 300 --batch-size 4 --lr 3e-4 --warmup 20 --checkpoint-every 100 --workers 1 --seed 12
 
 # 5. Measure (super-resolution vs bicubic vs the ceiling, PSNR and the evaluator) and ship only a

@@ -5,12 +5,11 @@
 #      captions), and VAL test clips for validation;
 #   2. the stage (WIDTH x DEPTH, windows 5x8x8) with a cosine schedule fitted into BUDGET seconds
 #      (scripts/fit_to_budget.py);
-#   3. its predictions for the first PRED train clips (`videopoet upscale-tokens`), decoded as the
-#      pipeline's `upscale` decodes (DecodingConfig's defaults) unless TEMPERATURE says otherwise;
-#   4. the stage's decoder: TOKENIZER's decoder trained DECODER_STEPS steps on those predicted
-#      codes against the true 128 px renders (encoder and quantizer frozen), so it learns to turn
-#      the codes the stage makes, mistakes included, into the picture;
-#   5. both exported in float16 into EXPORT (superres/, superres_decoder/: the parts a model
+#   3. the stage's decoder (`videopoet train superres-decoder`), from TOKENIZER's decoder, trained
+#      DECODER_STEPS steps on the frozen stage's soft predictions for the first PRED train clips
+#      (what the pipeline's `upscale` decodes) and their 64 px codes, against the true 128 px
+#      renders, so it learns to turn what the stage makes, doubts included, into the picture;
+#   4. both exported in float16 into EXPORT (superres/, superres_decoder/: the parts a model
 #      directory takes for `upscale=True`), with the logs, then `videopoet eval superres` on EVAL
 #      compositional clips (eval-superres.json, whose "shortfalls" is empty when the stage beats
 #      bicubic with every attribute within 0.02 of the decoded 64 px clip's).
@@ -26,11 +25,10 @@
 #
 # Settings (environment): RUN (runs/superres-gpu), EXPORT ($RUN/export), TEXT
 # (.gpu/text-encoder), TOKENIZER (videopoet/pretrained/shapes-64/video_tokenizer), N train clips
-# (4096), VAL test clips (64), PRED predicted train clips for the decoder (1024), EVAL
+# (4096), VAL test clips (64), PRED train clips the decoder learns from (1024), EVAL
 # compositional clips measured (100; 0: none), WIDTH (160), DEPTH (8), HEADS (5), BATCH (16), LR
 # (1e-3), WARMUP (200), BUDGET (seconds of stage training, 240), PROBE (steps timed before the
-# schedule is fitted, 50), TEMPERATURE (of the stage's decoding for the predictions and the measurement; unset: DecodingConfig's
-# default, which `upscale` uses, so what is measured is what ships), DECODER_STEPS (400),
+# schedule is fitted, 50), DECODER_STEPS (400),
 # DECODER_BATCH (8), WORKERS (processes for rendering and data loading; default: the cores but two).
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
@@ -50,7 +48,6 @@ LR=${LR:-1e-3}
 WARMUP=${WARMUP:-200}
 BUDGET=${BUDGET:-240}
 PROBE=${PROBE:-50}
-DECODING=${TEMPERATURE:+--temperature $TEMPERATURE}
 DECODER_STEPS=${DECODER_STEPS:-400}
 DECODER_BATCH=${DECODER_BATCH:-8}
 CORES=$(nproc)
@@ -61,9 +58,8 @@ for setting in N VAL PRED WIDTH DEPTH HEADS BATCH BUDGET PROBE DECODER_STEPS DEC
     [[ "${!setting}" =~ ^[1-9][0-9]*$ ]] || { echo "$setting=${!setting}: must be a positive whole number" >&2; exit 2; }
 done
 [[ "$EVAL" =~ ^[0-9]+$ ]] || { echo "EVAL=$EVAL: must be a whole number of clips (0: no evaluation)" >&2; exit 2; }
-[[ -z "${TEMPERATURE:-}" || "$TEMPERATURE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "TEMPERATURE=$TEMPERATURE: must be a number, 0 or more (unset: the pipeline's default)" >&2; exit 2; }
 [ "$PROBE" -ge 20 ] || { echo "PROBE=$PROBE: fit_to_budget times at least 20 steps" >&2; exit 2; }
-[ "$PRED" -le "$N" ] || { echo "PRED=$PRED: the decoder trains on predictions for train clips, of which there are N=$N" >&2; exit 2; }
+[ "$PRED" -le "$N" ] || { echo "PRED=$PRED: the decoder trains on the stage's predictions for train clips, of which there are N=$N" >&2; exit 2; }
 [ -f "$TOKENIZER/config.json" ] || { echo "TOKENIZER=$TOKENIZER: not a video tokenizer folder (no config.json)" >&2; exit 2; }
 "$PYTHON" scripts/text_encoder_covers.py "$TEXT" --train "$N" --val "$VAL" --compositional "$EVAL"
 
@@ -85,10 +81,8 @@ mkdir -p "$EXPORT"
 "$PYTHON" -m videopoet export "$RUN/superres/checkpoint" "$EXPORT/superres" --float16
 cp "$RUN/superres/fit_to_budget.txt" "$RUN/superres/log.jsonl" "$EXPORT/"
 
-"$PYTHON" -m videopoet upscale-tokens "$RUN/superres/checkpoint" --low-shards "$RUN/train-64" --out "$RUN/predicted-128" \
-    --clips "$PRED" $DECODING --batch-size 32
-"$PYTHON" -m videopoet train tokenizer --out "$RUN/decoder" --init "$TOKENIZER" --decoder-only --codes "$RUN/predicted-128" \
-    --crop 64 --crop-candidates 4 --real-share 0 --adversarial-start 1000000 --steps "$DECODER_STEPS" \
+"$PYTHON" -m videopoet train superres-decoder --superres "$RUN/superres/checkpoint" --low-shards "$RUN/train-64" \
+    --clips "$PRED" --video-tokenizer "$TOKENIZER" --out "$RUN/decoder" --crop 64 --crop-candidates 4 --steps "$DECODER_STEPS" \
     --batch-size "$DECODER_BATCH" --lr 3e-4 --warmup 20 --checkpoint-every 100 --workers "$WORKERS" --seed 12
 "$PYTHON" -m videopoet export "$RUN/decoder/checkpoint" "$EXPORT/superres_decoder" --float16
 cp "$RUN/decoder/log.jsonl" "$EXPORT/decoder-log.jsonl"
@@ -96,6 +90,6 @@ echo "exported: $EXPORT/superres and $EXPORT/superres_decoder"
 
 if [ "$EVAL" -gt 0 ]; then
     "$PYTHON" -m videopoet eval superres "$RUN/superres/checkpoint" --video-tokenizer "$TOKENIZER" \
-        --decoder "$RUN/decoder/checkpoint" --clips "$EVAL" $DECODING --text-encoder "$TEXT" \
+        --decoder "$RUN/decoder/checkpoint" --clips "$EVAL" --text-encoder "$TEXT" \
         --json "$EXPORT/eval-superres.json"
 fi

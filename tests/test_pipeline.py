@@ -17,7 +17,7 @@ from videopoet.io import MediaError, write_video
 from videopoet.lm import LMConfig, SamplingConfig, VideoPoetLM, Vocabulary
 from videopoet.cli_generate import apply_sampling_arguments
 from videopoet.pipeline import DEFAULT_SAMPLING, DEFAULT_TASK_SAMPLING, GenerationResult, VideoPoetPipeline, export_to_video
-from videopoet.superres import SuperResConfig, SuperResTransformer
+from videopoet.superres import SuperResConfig, SuperResDecoder, SuperResTransformer
 from videopoet.tokenizers import AudioTokenizer, AudioTokenizerConfig, VideoTokenizer, VideoTokenizerConfig
 
 SIZE, FRAMES = 16, 9  # latent grid (3, 4, 4); 9 / 8 s of audio: 57 frames x 2 levels
@@ -78,9 +78,9 @@ def larger_stage_dir(model_dir, tmp_path_factory):
     clip = {"size": 2 * SIZE, "frames": FRAMES, "text_encoder": "all-MiniLM-L6-v2", "text_length": 24}
     config = SuperResConfig(codebook_bits=6, factors=2, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=16, max_width=16, clip=clip)
     SuperResTransformer(config).save_pretrained(directory / "superres")
-    decoder = VideoTokenizer.from_pretrained(model_dir / "video_tokenizer")
+    decoder = SuperResDecoder.from_tokenizer(VideoTokenizer.from_pretrained(model_dir / "video_tokenizer"), scale=2)
     with torch.no_grad():
-        for parameter in decoder.decoder.parameters():
+        for parameter in decoder.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.05)
     decoder.save_pretrained(directory / "superres_decoder")
     return directory
@@ -352,7 +352,7 @@ def test_upscale_doubles_the_picture_and_keeps_the_rest(upscaling_dir, pipe):
     big = upscaling.upscale(result)
     assert big.frames.shape == (FRAMES, 2 * SIZE, 2 * SIZE, 3) and big.frames.dtype == np.uint8
     assert big.audio is result.audio and (big.seed, big.prompts, big.fps) == (result.seed, result.prompts, result.fps)
-    assert np.array_equal(upscaling.upscale(result).frames, big.frames)  # seeded by the result
+    assert np.array_equal(upscaling.upscale(result).frames, big.frames)  # no sampling: the same input, the same output
     assert np.array_equal(upscaling("a red circle", seed=0, upscale=True).frames, big.frames)
     long = upscaling.long_video("a red circle", seconds=3.0, audio=False, seed=1)  # 24 frames: three windows
     assert upscaling.upscale(long).frames.shape == (24, 2 * SIZE, 2 * SIZE, 3)
@@ -373,8 +373,10 @@ def test_a_stage_for_larger_clips_gets_resized_frames_and_its_own_decoder(larger
     big = staged.upscale(result)
     assert big.frames.shape == (FRAMES, 4 * SIZE, 4 * SIZE, 3)
     stage_only = VideoPoetPipeline.from_pretrained(larger_stage_dir, progress=False, superres_decoder=None)
-    assert stage_only.superres_decoder is None  # an explicit option wins over the directory's part
-    assert not np.array_equal(stage_only.upscale(result).frames, big.frames)  # the high codes went through the other decoder
+    # an explicit option wins over the directory's part: the video tokenizer's decoder reads the stage's prediction alone
+    tokenizer_decoder = stage_only.superres_decoder.decoder
+    assert torch.equal(tokenizer_decoder.conv_out.conv.weight, stage_only.video_tokenizer.decoder.conv_out.conv.weight)
+    assert not np.array_equal(stage_only.upscale(result).frames, big.frames)  # the prediction went through the other decoder
     assert VideoPoetPipeline.from_pretrained(upscaling_dir, progress=False).upscaled_size == 2 * SIZE
     with pytest.raises(ValueError, match="decoder without a super-resolution stage"):
         VideoPoetPipeline.from_pretrained(model_dir, superres_decoder=staged.superres_decoder)

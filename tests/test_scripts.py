@@ -157,23 +157,6 @@ def test_superres_fusion_probe_trains_both_heads_and_prints_every_variant(tmp_pa
     assert refused.returncode == 2 and "fewer than --train-clips 3" in refused.stderr
 
 
-def test_superres_soft_probe_bit_signs_turn_certain_sub_codes_into_the_code_latent():
-    """A one-hot distribution over each factor's sub-codes has the code's own LFQ latent as its
-    expectation (factor 0 holds the most significant bits); a uniform one has all zeros."""
-    import torch
-
-    from videopoet.superres.model import split_codes
-    from videopoet.tokenizers.lfq import LookupFreeQuantizer
-
-    probe = _script("superres_soft_probe")
-    codes = torch.arange(4096)
-    signs = probe.bit_signs(12, 2)  # (F, C, bits)
-    one_hot = torch.nn.functional.one_hot(split_codes(codes, 12, 2), 64).float()  # (N, F, C)
-    expected = torch.einsum("nfc,fcd->nd", one_hot, signs)
-    assert torch.equal(expected, LookupFreeQuantizer(bits=12).codes_to_latent(codes[None])[0].T)
-    assert torch.equal(torch.einsum("fc,fcd->d", torch.full((2, 64), 1 / 64), signs), torch.zeros(12))
-
-
 def test_superres_soft_probe_trains_both_decoders_and_prints_every_variant(tmp_path):
     """scripts/superres_soft_probe.py on a tiny untrained stage: a row per variant (PSNR for all
     but the decoded 32 px clip, then the evaluator's figures); zero steps are refused."""
@@ -231,11 +214,11 @@ def test_train_superres_gpu_refuses_bad_settings_before_any_work(tmp_path):
     (cut / "vocabulary_subset.json").write_text(json.dumps({"of": "all-MiniLM-L6-v2", "train": 16, "val": 8, "compositional": 4}))
     fine = {"TEXT": str(cut), "N": "16", "VAL": "8", "EVAL": "4", "PRED": "8"}
     for change, message in [
-        ({"PRED": "32"}, "PRED=32: the decoder trains on predictions for train clips, of which there are N=16"),
+        ({"PRED": "32"}, "PRED=32: the decoder trains on the stage's predictions for train clips, of which there are N=16"),
         ({"PROBE": "5"}, "PROBE=5: fit_to_budget times at least 20 steps"),
         ({"WIDTH": "wide"}, "WIDTH=wide: must be a positive whole number"),
         ({"EVAL": "-1"}, "EVAL=-1: must be a whole number of clips"),
-        ({"TEMPERATURE": "-0.5"}, "TEMPERATURE=-0.5: must be a number, 0 or more"),
+        ({"DECODER_STEPS": "0"}, "DECODER_STEPS=0: must be a positive whole number"),
         ({"TOKENIZER": str(tmp_path)}, "not a video tokenizer folder"),
         ({"N": "32", "PRED": "8"}, "cut for 16 train, 8 test and 4 compositional captions; this run uses 32, 8 and 4"),
     ]:
@@ -246,20 +229,20 @@ def test_train_superres_gpu_refuses_bad_settings_before_any_work(tmp_path):
 
 def test_train_superres_gpu_trains_exports_and_measures_on_the_cpu(tmp_path):
     """The whole GPU recipe at toy size on the CPU: shards at both sizes, a stage fitted to its
-    budget, its predictions, a decoder trained on them, both parts exported and measured."""
-    from videopoet.superres import SuperResTransformer
+    budget, a decoder trained on its predictions, both parts exported and measured."""
+    from videopoet.superres import SuperResDecoder, SuperResTransformer
     from videopoet.tokenizers.text import default_encoder_path
 
     toy = {"TEXT": str(default_encoder_path()), "N": "4", "VAL": "2", "PRED": "2", "EVAL": "1", "WIDTH": "16", "DEPTH": "3", "HEADS": "2"}
-    toy |= {"BATCH": "2", "BUDGET": "45", "PROBE": "20", "DECODER_STEPS": "2", "DECODER_BATCH": "1", "TEMPERATURE": "0"}
+    toy |= {"BATCH": "2", "BUDGET": "45", "PROBE": "20", "DECODER_STEPS": "2", "DECODER_BATCH": "1"}
     run = _superres_gpu(toy, tmp_path / "run")
     assert run.returncode == 0, run.stderr[-3000:]
     export = tmp_path / "run" / "export"
     stage = SuperResTransformer.from_pretrained(export / "superres")
     assert stage.config.width == 16 and stage.config.clip["size"] == 64 and stage.config.scale == 2
-    assert (export / "superres_decoder" / "config.json").is_file() and (export / "log.jsonl").is_file()
+    assert SuperResDecoder.from_pretrained(export / "superres_decoder").config.scale == 2 and (export / "log.jsonl").is_file()
     figures = json.loads((export / "eval-superres.json").read_text())
-    assert figures["clips"] == 1 and figures["decoding"]["temperature"] == 0
+    assert figures["clips"] == 1 and figures["guidance"] == {"text_guidance": 1.0, "low_guidance": 1.0}
     assert figures["superres"]["psnr"] > 0 and isinstance(figures["shortfalls"], list)
     assert "short of the bar" in run.stdout or "clears the bar" in run.stdout
 

@@ -1,5 +1,6 @@
 """Token super-resolution: windows, code factorisation, the mask schedule, parallel decoding,
-guidance, odd grid sizes, bad input, training and checkpoints."""
+guidance, the soft prediction and the two-grid decoder, odd grid sizes, bad input, training and
+checkpoints."""
 
 import pytest
 import torch
@@ -8,10 +9,13 @@ from videopoet.superres import (
     AXES,
     DecodingConfig,
     SuperResConfig,
+    SuperResDecoder,
     SuperResTransformer,
     augment_low_codes,
+    bit_signs,
     collate_examples,
     decode,
+    expected_latent,
     join_codes,
     masked_after_step,
     masked_fraction,
@@ -23,6 +27,8 @@ from videopoet.superres import (
 )
 from videopoet.superres.decoding import guided_log_probs
 from videopoet.superres.model import WindowAttention
+from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
+from videopoet.tokenizers.lfq import LookupFreeQuantizer
 
 TINY = dict(codebook_bits=6, factors=2, width=32, depth=3, heads=2, window=(2, 4, 4), text_dim=16, max_frames=3, max_height=10, max_width=14)
 
@@ -227,3 +233,68 @@ def test_save_and_load(tmp_path):
     assert loaded.config == model.config
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_bit_signs_turn_certain_sub_codes_into_the_code_latent():
+    """A one-hot distribution over each factor's sub-codes has the code's own LFQ latent as its
+    expectation (factor 0 holds the most significant bits); a uniform one has all zeros."""
+    codes = torch.arange(4096)
+    signs = bit_signs(12, 2)  # (F, C, bits)
+    one_hot = torch.nn.functional.one_hot(split_codes(codes, 12, 2), 64).float()  # (N, F, C)
+    assert torch.equal(torch.einsum("nfc,fcd->nd", one_hot, signs), LookupFreeQuantizer(bits=12).codes_to_latent(codes[None])[0].T)
+    assert torch.equal(torch.einsum("fc,fcd->d", torch.full((2, 64), 1 / 64), signs), torch.zeros(12))
+
+
+def test_the_expected_latent_is_the_mean_of_the_codes_the_stage_would_sample():
+    """Each bit's expected value equals the mean latent of many codes sampled in one step from the
+    same prediction; it lies in [-1, 1] on the high grid of odd-sized low grids, and guidance
+    changes it."""
+    model = tiny_model()
+    low, _, text, text_valid = random_inputs(batch=1, time=3, height=3, width=5)
+    soft = expected_latent(model, low, text, text_valid)
+    assert soft.shape == (1, 6, 3, 6, 10) and soft.abs().max() <= 1 + 1e-6
+    log_probs = guided_log_probs(model, torch.zeros(1, 3, 6, 10, dtype=torch.long), torch.ones(1, 3, 6, 10, dtype=torch.bool), low, text, text_valid, DecodingConfig())
+    generator = torch.Generator().manual_seed(0)
+    draws = torch.multinomial(log_probs.exp().reshape(-1, 8), 4000, replacement=True, generator=generator)  # (positions x factors, N)
+    sampled = join_codes(draws.reshape(1, 3, 6, 10, 2, 4000).movedim(-1, 0).flatten(0, 1), 6)  # (N, T, H, W)
+    mean = LookupFreeQuantizer(bits=6).codes_to_latent(sampled).mean(0, keepdim=True)
+    assert torch.allclose(soft, mean, atol=0.08)
+    assert not torch.allclose(soft, expected_latent(model, low, text, text_valid, DecodingConfig(text_guidance=3.0)))
+
+
+def tiny_tokenizer(seed: int = 0) -> VideoTokenizer:
+    torch.manual_seed(seed)
+    return VideoTokenizer(VideoTokenizerConfig.preset("tiny")).eval()
+
+
+def test_the_decoder_starts_as_the_tokenizer_decoder_of_the_high_grid():
+    """From a tokenizer, the two-grid decoder decodes the high grid exactly as the tokenizer
+    does, whatever the low grid; after training has moved the low grid's weights, it reads it."""
+    tokenizer = tiny_tokenizer()
+    decoder = SuperResDecoder.from_tokenizer(tokenizer, scale=2).eval()
+    high = torch.randint(0, 64, (2, 2, 6, 10))
+    low, other_low = torch.randint(0, 64, (2, 2, 3, 5)), torch.randint(0, 64, (2, 2, 3, 5))
+    latent = tokenizer.quantizer.codes_to_latent(high)
+    assert torch.allclose(decoder.decode(latent, low), tokenizer.decode(high), atol=1e-6)
+    assert torch.equal(decoder.decode(latent, low), decoder.decode(latent, other_low))
+    with torch.no_grad():
+        decoder.decoder.conv_in.conv.weight[:, 6:].normal_()
+    assert not torch.allclose(decoder.decode(latent, low), decoder.decode(latent, other_low))
+    assert decoder.decode(latent, low).shape == (2, 3, 3, 12, 20)
+
+
+def test_the_decoder_refuses_grids_that_do_not_match_and_round_trips(tmp_path):
+    decoder = SuperResDecoder.from_tokenizer(tiny_tokenizer(), scale=2)
+    with pytest.raises(ValueError, match=r"expected \(B, 6, t, 2h, 2w\)"):
+        decoder(torch.zeros(1, 6, 2, 6, 10), torch.zeros(1, 2, 3, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="expected"):
+        decoder(torch.zeros(1, 5, 2, 6, 10), torch.zeros(1, 2, 3, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="scale=1"):
+        SuperResDecoder.from_tokenizer(tiny_tokenizer(), scale=1)
+    decoder.save_pretrained(tmp_path / "decoder")
+    loaded = SuperResDecoder.from_pretrained(tmp_path / "decoder")
+    latent, low = torch.rand(1, 6, 2, 6, 10) * 2 - 1, torch.randint(0, 64, (1, 2, 3, 5))
+    assert torch.equal(loaded.decode(latent, low), decoder.eval().decode(latent, low)) and loaded.config == decoder.config
+    tiny_tokenizer().save_pretrained(tmp_path / "tokenizer")
+    with pytest.raises(ValueError, match="not a 'superres_decoder' one"):
+        SuperResDecoder.from_pretrained(tmp_path / "tokenizer")

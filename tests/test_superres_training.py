@@ -146,7 +146,7 @@ def test_eval_superres_scores_every_variant(tmp_path, capsys):
     clip = {"size": 32, "frames": 9, "text_encoder": "all-MiniLM-L6-v2", "text_length": 32}
     config = SuperResConfig(codebook_bits=6, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=16, max_width=16, clip=clip)
     SuperResTransformer(config).save_pretrained(tmp_path / "superres")
-    arguments = ["eval", "superres", str(tmp_path / "superres"), "--video-tokenizer", str(tmp_path / "video"), "--clips", "2", "--steps", "2", "--json", str(tmp_path / "sr.json")]
+    arguments = ["eval", "superres", str(tmp_path / "superres"), "--video-tokenizer", str(tmp_path / "video"), "--clips", "2", "--json", str(tmp_path / "sr.json")]
     assert main(arguments) == 0
     figures = json.loads((tmp_path / "sr.json").read_text())
     for variant in ("superres", "bicubic", "tokenizer_high"):
@@ -186,14 +186,9 @@ def tiny_stage_predictions(folder: Path, clips: int) -> tuple[Path, Path]:
     return low, predicted
 
 
-def test_a_stage_decoder_trains_on_the_stage_own_predictions(tmp_path, capsys):
-    """`upscale-tokens` writes a stage's predicted codes for real shards (resumably, with each
-    clip's caption and source); `train tokenizer --decoder-only --codes` pairs them with the
-    clips' renders, cropped alike, and trains the decoder on them."""
-    from videopoet.data.world import CodedWorldClips
-    from videopoet.pretrained import model_part
-    from videopoet.world import render_clip
-
+def test_upscale_tokens_writes_the_stage_codes_for_real_shards(tmp_path):
+    """`upscale-tokens` writes a stage's MaskGIT codes for real shards (resumably, with each
+    clip's caption and source)."""
     low, predicted = tiny_stage_predictions(tmp_path, clips=3)
     command = ["upscale-tokens", str(tmp_path / "stage"), "--low-shards", str(low), "--out", str(predicted), "--batch-size", "2", "--device", "cpu"]
     assert main(command) == 0  # the folder is finished: nothing to redo
@@ -202,22 +197,47 @@ def test_a_stage_decoder_trains_on_the_stage_own_predictions(tmp_path, capsys):
     assert shards.field(2, "video").shape == (5, 16, 16) and shards.captions == TokenShards(low).captions
     assert shards.sources[2] == {"split": "train", "seed": 2}
 
-    full = CodedWorldClips(shards, spatial_factor=4)
-    codes, video = full[0]
-    source = shards.sources[int(np.random.default_rng([0, 0]).integers(3))]
-    assert torch.equal(video, torch.from_numpy(render_clip(source["split"], source["seed"], 64).video).permute(3, 0, 1, 2).float() / 127.5 - 1)
-    cropped_codes, cropped_video = CodedWorldClips(shards, spatial_factor=4, crop=32, candidates=3)[0]
-    assert cropped_codes.shape == (5, 8, 8) and cropped_video.shape == (3, 17, 32, 32)
-    windows = [(top, left) for top in range(9) for left in range(9) if torch.equal(codes[:, top : top + 8, left : left + 8], cropped_codes)]
-    assert any(torch.equal(video[..., 4 * top : 4 * top + 32, 4 * left : 4 * left + 32], cropped_video) for top, left in windows)
-    with pytest.raises(ValueError, match="multiple of 4"):
-        CodedWorldClips(shards, spatial_factor=4, crop=30)
 
+def test_decoder_clips_pair_the_stage_input_with_the_high_render_in_aligned_windows(tmp_path):
+    from videopoet.train.superres import DecoderClips
+    from videopoet.world import render_clip
+
+    low, _ = tiny_stage_predictions(tmp_path, clips=3)
+    shards = TokenShards(low)
+    whole = DecoderClips(shards, scale=2, spatial_factor=4)[0]
+    assert whole.video.shape == (3, 17, 64, 64) and whole.corner.tolist() == [0, 0]
+    clip = int(whole.clip)
+    assert torch.equal(whole.low, shards.field(clip, "video")) and torch.equal(whole.text, shards.field(clip, "text"))
+    assert torch.equal(whole.video, torch.from_numpy(render_clip("train", clip, 64).video).permute(3, 0, 1, 2).float() / 127.5 - 1)
+    windows = DecoderClips(shards, scale=2, spatial_factor=4, crop=32, candidates=3, clips=2)
+    corners = [windows[index].corner for index in range(8)]
+    assert all(int(corner.max()) <= 8 and not (corner % 2).any() for corner in corners)  # on the low grid, inside the frame
+    assert {int(windows[index].clip) for index in range(8)} <= {0, 1}
+    with pytest.raises(ValueError, match="multiple of 8 pixels"):
+        DecoderClips(shards, scale=2, spatial_factor=4, crop=36)
+    with pytest.raises(ValueError, match="holds 3 clips"):
+        DecoderClips(shards, scale=2, spatial_factor=4, clips=4)
+
+
+def test_the_stage_decoder_trains_resumes_and_is_measured(tmp_path, capsys):
+    """`train superres-decoder` trains the two-grid decoder on a frozen stage's soft predictions
+    (from the shipped tokenizer's decoder), resumes, exports a loadable decoder that `eval
+    superres --decoder` uses, and refuses shards of another codebook."""
+    from videopoet.superres import SuperResDecoder
+
+    low, _ = tiny_stage_predictions(tmp_path, clips=3)
     run = tmp_path / "decoder"
-    train = ["train", "tokenizer", "--out", str(run), "--init", str(model_part("video_tokenizer")), "--codes", str(predicted),
-             "--crop", "32", "--real-share", "0", "--steps", "2", "--batch-size", "2", "--checkpoint-every", "2"]  # fmt: skip
-    assert main(train) == 2 and "add --decoder-only" in capsys.readouterr().err and not run.exists()
-    assert main([*train, "--decoder-only", "--size", "64"]) == 2 and "no --size" in capsys.readouterr().err
-    assert main([*train, "--decoder-only"]) == 0
+    train = ["train", "superres-decoder", "--superres", str(tmp_path / "stage"), "--low-shards", str(low), "--out", str(run),
+             "--crop", "32", "--batch-size", "2", "--checkpoint-every", "1", "--steps", "2", "--device", "cpu"]  # fmt: skip
+    assert main([*train, "--until", "1"]) == 0
+    assert main(train) == 0  # resumes at step 1
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log if "psnr" in entry] == [0, 1]
+    decoder = SuperResDecoder.from_pretrained(run / "checkpoint")
+    assert decoder.config.scale == 2 and decoder.config.bits == 12
+    figures = tmp_path / "figures.json"
+    assert main(["eval", "superres", str(tmp_path / "stage"), "--decoder", str(run / "checkpoint"), "--clips", "1", "--json", str(figures)]) == 0
+    assert json.loads(figures.read_text())["superres"]["psnr"] > 5
+    tokens = make_pair(tmp_path / "other-codes")[0]
+    assert main([*train[:5], str(tokens), "--out", str(tmp_path / "refused")]) == 2
+    assert "holds 64 video codes, the stage takes 4096" in capsys.readouterr().err and not (tmp_path / "refused").exists()

@@ -139,26 +139,11 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
         adversarial_start=args.adversarial_start, adversarial_weight=args.adversarial_weight,
         discriminator_channels=args.discriminator_channels, discriminator_lr_scale=args.discriminator_lr_scale,
     )
-    data = _coded_clips(args, tokenizer) if args.codes else _tokenizer_clips(args, tokenizer.config)
+    data = _tokenizer_clips(args, tokenizer.config)
     task = TokenizerTask(tokenizer, data, losses, decoder_only=args.decoder_only)
     trainer = _run_training(task, args)
     print(f"trained to step {trainer.step}; tokenizer in {trainer.checkpoint_dir}")
     return 0
-
-
-def _coded_clips(args: argparse.Namespace, tokenizer: VideoTokenizer):
-    """--codes: (codes, render) pairs of a shard folder's Shapes World clips."""
-    from .data.shards import TokenShards
-    from .data.world import CodedWorldClips
-
-    if not args.decoder_only:
-        raise ValueError("--codes trains the decoder to turn given codes into video: add --decoder-only")
-    if args.size or args.real_share > 0:
-        raise ValueError("--codes: the clips are the shard folder's, at its size (give --real-share 0 and no --size)")
-    shards = TokenShards(args.codes)
-    if int(shards.settings["video_codes"]) != tokenizer.codebook_size:
-        raise ValueError(f"--codes {args.codes}: holds {shards.settings['video_codes']} video codes, the tokenizer has {tokenizer.codebook_size}")
-    return CodedWorldClips(shards, tokenizer.config.spatial_factor, args.crop, seed=args.seed, candidates=args.crop_candidates)
 
 
 def _tokenizer_clips(args: argparse.Namespace, config: VideoTokenizerConfig):
@@ -273,6 +258,29 @@ def _train_superres(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_superres_decoder(args: argparse.Namespace) -> int:
+    from .data.shards import TokenShards
+    from .superres import DecodingConfig, SuperResDecoder, SuperResTransformer
+    from .train.superres import DecoderClips, SuperResDecoderTask
+
+    torch.manual_seed(args.seed)
+    superres = SuperResTransformer.from_pretrained(args.superres)
+    low = TokenShards(args.low_shards)
+    if int(low.settings["video_codes"]) != 2**superres.config.codebook_bits:
+        raise ValueError(f"--low-shards {args.low_shards}: holds {low.settings['video_codes']} video codes, the stage takes {2**superres.config.codebook_bits}")
+    if args.init_decoder:
+        decoder = SuperResDecoder.from_pretrained(args.init_decoder).train()
+    else:
+        decoder = SuperResDecoder.from_tokenizer(VideoTokenizer.from_pretrained(args.video_tokenizer), superres.config.scale).train()
+    factor = VideoTokenizerConfig.from_dict(decoder.config.tokenizer).spatial_factor
+    data = DecoderClips(low, superres.config.scale, factor, args.crop, seed=args.seed, candidates=args.crop_candidates, clips=args.clips)
+    decoding = DecodingConfig(text_guidance=args.text_guidance, low_guidance=args.low_guidance)
+    print(f"super-resolution decoder: {sum(p.numel() for p in decoder.parameters()) / 1e6:.1f} M parameters, {data.size} px, windows of {data.crop} px, {data.clips} clips")
+    trainer = _run_training(SuperResDecoderTask(decoder, superres, data, decoding), args)
+    print(f"trained to step {trainer.step}; super-resolution decoder in {trainer.checkpoint_dir}")
+    return 0
+
+
 def _upscale_tokens(args: argparse.Namespace) -> int:
     from .data.shards import TokenShards
     from .superres import DecodingConfig, SuperResTransformer
@@ -286,7 +294,7 @@ def _upscale_tokens(args: argparse.Namespace) -> int:
 
 
 def _eval_superres(args: argparse.Namespace) -> int:
-    from .superres import DecodingConfig, SuperResTransformer
+    from .superres import DecodingConfig, SuperResDecoder, SuperResTransformer
     from .superres.measure import ATTRIBUTE_TOLERANCE, measure_upscaling, shortfalls
     from .tokenizers.text import TextEncoder
 
@@ -300,18 +308,18 @@ def _eval_superres(args: argparse.Namespace) -> int:
     decoder_path = args.decoder
     if decoder_path is None and model_dir is not None and (model_dir / "superres_decoder").is_dir():
         decoder_path = model_dir / "superres_decoder"
-    decoder = None if decoder_path is None else VideoTokenizer.from_pretrained(decoder_path).to(device)
+    decoder = None if decoder_path is None else SuperResDecoder.from_pretrained(decoder_path).to(device)
     text = TextEncoder.for_model(clip["text_encoder"], args.text_encoder, max_tokens=clip["text_length"], device=device, model="the stage")
 
     def encode_text(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         embedded = text(captions)
         return embedded.embeddings, embedded.mask
 
-    decoding = DecodingConfig(steps=args.steps, temperature=args.temperature, text_guidance=args.text_guidance, low_guidance=args.low_guidance, seed=0)
+    decoding = DecodingConfig(text_guidance=args.text_guidance, low_guidance=args.low_guidance)
     figures = measure_upscaling(superres, tokenizer, encode_text, args.clips, clip["size"], clip["frames"], decoding=decoding, decoder=decoder)
     high = clip["size"] * superres.config.scale
     names = {"low": f"decoded {clip['size']}", "superres": f"super-res {high}", "bicubic": f"bicubic {high}", "tokenizer_high": f"tokenizer {high}"}
-    print(f"{args.clips} compositional clips, {decoding}, high resolution decoded by {decoder_path or 'the video tokenizer'}")
+    print(f"{args.clips} compositional clips, text guidance {decoding.text_guidance}, low-resolution guidance {decoding.low_guidance}, high resolution decoded by {decoder_path or 'the video tokenizer'}")
     print("PSNR against the true render (dB): " + ", ".join(f"{names[v]} {f['psnr']:.2f}" for v, f in figures.items() if f["psnr"] is not None))
     reports = {names[variant]: value["evaluator"] for variant, value in figures.items()}
     attributes = list(next(iter(reports.values())))
@@ -322,7 +330,8 @@ def _eval_superres(args: argparse.Namespace) -> int:
     print(f"clears the bar (beats bicubic, every attribute within {ATTRIBUTE_TOLERANCE} of the decoded low-resolution clip)" if not missing else "short of the bar: " + "; ".join(missing))
     if args.json:
         with atomic_path(args.json) as temporary:
-            temporary.write_text(json.dumps({"clips": args.clips, "decoding": vars(decoding), **figures, "shortfalls": missing}, indent=2) + "\n")
+            guidance = {"text_guidance": decoding.text_guidance, "low_guidance": decoding.low_guidance}
+            temporary.write_text(json.dumps({"clips": args.clips, "guidance": guidance, **figures, "shortfalls": missing}, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 
@@ -523,15 +532,23 @@ def _add_run_options(parser: argparse.ArgumentParser, steps: int, batch_size: in
     parser.add_argument("--seed", type=int, default=0)
 
 
+def _add_guidance_arguments(parser: argparse.ArgumentParser) -> None:
+    """A super-resolution stage's guidance scales (DecodingConfig's defaults, as `upscale` uses them)."""
+    from .superres import DecodingConfig
+
+    defaults = DecodingConfig()
+    parser.add_argument("--text-guidance", type=float, default=defaults.text_guidance, help="classifier-free guidance on the text (1: none)")
+    parser.add_argument("--low-guidance", type=float, default=defaults.low_guidance, help="guidance on the low-resolution grid (1: none)")
+
+
 def _add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
-    """A super-resolution stage's decoding options (DecodingConfig's defaults)."""
+    """A super-resolution stage's MaskGIT decoding options (DecodingConfig's defaults)."""
     from .superres import DecodingConfig
 
     defaults = DecodingConfig()
     parser.add_argument("--steps", type=int, default=defaults.steps, help="parallel decoding steps")
     parser.add_argument("--temperature", type=float, default=defaults.temperature)
-    parser.add_argument("--text-guidance", type=float, default=defaults.text_guidance)
-    parser.add_argument("--low-guidance", type=float, default=defaults.low_guidance)
+    _add_guidance_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -624,7 +641,6 @@ def build_parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--adversarial-weight", type=float, default=TokenizerLossConfig.adversarial_weight, help="weight of the generator's hinge loss once the discriminator starts (0: none)")
     tokenizer.add_argument("--discriminator-channels", type=int, default=TokenizerLossConfig.discriminator_channels, help="width of the discriminator's first layer (it doubles per layer, to 8x)")
     tokenizer.add_argument("--discriminator-lr-scale", type=float, default=1.0, help="the discriminator's learning rate as a multiple of --lr")
-    tokenizer.add_argument("--codes", help="with --decoder-only: train on the codes of this token shard folder of Shapes World clips (e.g. `videopoet upscale-tokens`) against their renders")
     tokenizer.set_defaults(run=_train_tokenizer)
 
     audio = train.add_parser("audio", help="train the SoundStream audio tokenizer on Shapes World audio and audio files")
@@ -666,6 +682,18 @@ def build_parser() -> argparse.ArgumentParser:
     superres.add_argument("--low-noise", type=float, default=0.2, help="up to this share of low codes replaced by random ones")
     superres.set_defaults(run=_train_superres)
 
+    superres_decoder = train.add_parser("superres-decoder", help="train the super-resolution stage's decoder: pixels from its soft prediction and the low-resolution codes")
+    _add_run_options(superres_decoder, steps=1_000, batch_size=4, lr=3e-4, warmup=20, checkpoint_every=100)
+    superres_decoder.add_argument("--superres", required=True, help="the trained stage (checkpoint, or a model directory with a superres/ part); frozen")
+    superres_decoder.add_argument("--low-shards", required=True, help="Shapes World token shards at the stage's input size (their renders at the high size are the targets)")
+    superres_decoder.add_argument("--video-tokenizer", help="start from this tokenizer's decoder (checkpoint or model directory; default: the shipped model's)")
+    superres_decoder.add_argument("--init-decoder", help="start from this super-resolution decoder instead")
+    superres_decoder.add_argument("--clips", type=int, help="train on the first N clips of --low-shards (default: all; the stage's prediction of each is made once and kept in memory)")
+    superres_decoder.add_argument("--crop", type=int, default=64, help="train on windows of this many pixels at the high size (a multiple of a low cell's size there)")
+    superres_decoder.add_argument("--crop-candidates", type=int, default=4, help="keep the busiest of this many windows")
+    _add_guidance_arguments(superres_decoder)
+    superres_decoder.set_defaults(run=_train_superres_decoder)
+
     evaluate = commands.add_parser("eval", help="measure").add_subparsers(dest="eval_command", required=True)
     shapes = evaluate.add_parser("shapes", help="score clips of a captioned folder with the Shapes World evaluator")
     shapes.add_argument("folder", help="folder with captions.jsonl (or the .jsonl file)")
@@ -678,9 +706,9 @@ def build_parser() -> argparse.ArgumentParser:
     superres_eval = evaluate.add_parser("superres", help="token super-resolution against bicubic upsampling: PSNR and the evaluator")
     superres_eval.add_argument("checkpoint", help="super-resolution checkpoint, or a model directory with a superres/ part")
     superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the checkpoint's model directory's, else the shipped model's)")
-    superres_eval.add_argument("--decoder", help="video tokenizer checkpoint whose decoder makes the high-resolution frames (default: the model directory's superres_decoder/ part, else --video-tokenizer)")
+    superres_eval.add_argument("--decoder", help="super-resolution decoder checkpoint (`videopoet train superres-decoder`; default: the model directory's superres_decoder/ part, else --video-tokenizer's decoder of the high grid alone)")
     superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
-    _add_decoding_arguments(superres_eval)
+    _add_guidance_arguments(superres_eval)
     superres_eval.add_argument("--text-encoder", help="text encoder folder in place of the one the stage records, which it must name (e.g. a vocabulary subset of it on a GPU machine)")
     superres_eval.add_argument("--json", help="also write the figures as JSON here (with the bar's shortfalls)")
     superres_eval.add_argument("--device", default="auto")

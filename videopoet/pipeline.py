@@ -6,8 +6,9 @@
 
 A pipeline directory holds one checkpoint directory per part: `video_tokenizer/`,
 `audio_tokenizer/` and `lm/`, and optionally `superres/` (token super-resolution, for
-`upscale`) with `superres_decoder/` (a video tokenizer whose decoder was trained for the
-stage's output size on the same codes; without it the video tokenizer decodes that too). The LM's config records the clips it was trained on (size, frames,
+`upscale`) with `superres_decoder/` (a `SuperResDecoder` trained on the stage's output: pixels
+from the stage's soft prediction and the low-resolution codes; without it the video tokenizer's
+decoder reads the stage's prediction alone). The LM's config records the clips it was trained on (size, frames,
 text encoder), and that fixes the pipeline's clip: `frames` frames at 8 fps, `size` x `size`
 pixels, 16 kHz mono audio. Every task is one pass of the LM over that clip's tokens; longer
 results are made of passes:
@@ -19,8 +20,9 @@ results are made of passes:
 - story: each prompt after the first continues from the previous segment's last frame by
   image-to-video with the new prompt, so the objects carry over and the motion follows the text;
 - soundtracks: video-to-audio over consecutive clip-length windows of the video;
-- `upscale`: each clip-length window of a result is encoded, its token grid filled in at the
-  super-resolution stage's scale, and decoded at that scale. A stage trained on larger clips
+- `upscale`: each clip-length window of a result is encoded, the super-resolution stage predicts
+  its token grid at the stage's scale in one pass (each code bit's expected value,
+  `expected_latent`), and the stage's decoder turns that and the low-resolution codes into frames. A stage trained on larger clips
   than the LM's (the shipped one: 64 -> 128 px, beside a 32 px LM) gets the frames resized
   bicubically to its input size first.
 
@@ -47,7 +49,7 @@ from .lm import SamplingConfig, TaskExample, VideoPoetLM, build_sequence, collat
 from .lm.sequences import MASKED
 from .lm.vocabulary import TASKS as LM_TASKS
 from .pretrained import DEFAULT_MODEL, model_part
-from .superres import DecodingConfig, SuperResTransformer, decode
+from .superres import DecodingConfig, SuperResDecoder, SuperResTransformer, expected_latent
 from .tokenizers import AudioTokenizer, VideoTokenizer
 from .world.spec import FPS, SAMPLE_RATE
 
@@ -118,7 +120,7 @@ class VideoPoetPipeline:
         sampling: SamplingConfig | None = None,
         progress: bool = True,
         superres: SuperResTransformer | None = None,
-        superres_decoder: VideoTokenizer | None = None,
+        superres_decoder: SuperResDecoder | None = None,
     ):
         clip = lm.config.clip
         if not clip or not {"size", "frames", "text_encoder"} <= set(clip):
@@ -144,8 +146,13 @@ class VideoPoetPipeline:
         if superres_decoder is not None and superres is None:
             raise ValueError("a super-resolution decoder without a super-resolution stage")
         self.superres = None if superres is None else self._checked_superres(superres.eval())
-        if superres_decoder is not None and superres_decoder.codebook_size != video_tokenizer.codebook_size:
-            raise ValueError(f"the super-resolution decoder has {superres_decoder.codebook_size} video codes, the video tokenizer {video_tokenizer.codebook_size}")
+        if superres_decoder is not None and (superres_decoder.config.bits, superres_decoder.config.scale) != (superres.config.codebook_bits, superres.config.scale):
+            raise ValueError(
+                f"the super-resolution decoder reads {superres_decoder.config.bits}-bit codes at scale {superres_decoder.config.scale}, "
+                f"the stage makes {superres.config.codebook_bits}-bit codes at scale {superres.config.scale}"
+            )
+        if superres is not None and superres_decoder is None:
+            superres_decoder = SuperResDecoder.from_tokenizer(video_tokenizer, superres.config.scale).to(next(video_tokenizer.parameters()).device)
         self.superres_decoder = None if superres_decoder is None else superres_decoder.eval()
 
     def _checked_superres(self, superres: SuperResTransformer) -> SuperResTransformer:
@@ -190,7 +197,7 @@ class VideoPoetPipeline:
         if (directory / "superres").is_dir() and "superres" not in options:
             options["superres"] = SuperResTransformer.from_pretrained(model_part("superres", directory)).to(device)
             if (directory / "superres_decoder").is_dir() and "superres_decoder" not in options:
-                options["superres_decoder"] = VideoTokenizer.from_pretrained(model_part("superres_decoder", directory)).to(device)
+                options["superres_decoder"] = SuperResDecoder.from_pretrained(model_part("superres_decoder", directory)).to(device)
         return cls(lm, video, audio, **options)
 
     @property
@@ -371,18 +378,19 @@ class VideoPoetPipeline:
             results = self.upscale(results)
         return results[0] if single else results
 
-    def upscale(self, result: GenerationResult | Sequence[GenerationResult], seed: int | None = None, decoding: DecodingConfig | None = None):
+    def upscale(self, result: GenerationResult | Sequence[GenerationResult], decoding: DecodingConfig | None = None):
         """`result` (or a list of results of one length) at the super-resolution stage's scale:
         each clip-length window (every clip - 1 frames, the last one padded) is encoded, its
-        token grid filled in by the stage, conditioned on the result's prompt, and decoded.
-        Audio, fps, seed and prompts are kept."""
+        high-resolution grid predicted by the stage (conditioned on the result's prompt, guided
+        as `decoding` says; no sampling, so the same input gives the same output) and decoded
+        from both grids. Audio, fps, seed and prompts are kept."""
         self._check_upscale(True)
         results, single = _listed(result)
         if len({item.frames.shape for item in results}) > 1:
             raise ValueError(f"upscale: a batch of results must share one shape, got {sorted({item.frames.shape for item in results})}")
         if results[0].frames.shape[1:3] != (self.size, self.size):
             raise ValueError(f"upscale: frames of {results[0].frames.shape[1]}x{results[0].frames.shape[2]}, this pipeline makes {self.size}x{self.size}")
-        decoding = replace(decoding or DecodingConfig(), seed=_seed(seed if seed is not None else results[0].seed))
+        decoding = decoding or DecodingConfig()
         count = results[0].frames.shape[0]
         text = None
         if any(item.prompts for item in results):
@@ -394,8 +402,9 @@ class VideoPoetPipeline:
             if self._superres_input_size != self.size:
                 videos = list(bicubic_resize(torch.stack(videos), self._superres_input_size))
             low = torch.stack(self._encode(videos)).to(self.device)
-            high = decode(self.superres, low, *self._superres_text(text, len(results)), replace(decoding, seed=decoding.seed + index))
-            for row, frames in enumerate(self._decode(list(high), self.superres_decoder)):
+            soft = expected_latent(self.superres, low, *self._superres_text(text, len(results)), decoding)
+            for row, video in enumerate(self.superres_decoder.decode(soft, low).float()):
+                frames = to_uint8_frames(video)
                 pieces[row].append(frames if index == 0 else frames[1:])
         upscaled = [replace(item, frames=np.concatenate(row)[:count]) for item, row in zip(results, pieces)]
         return upscaled[0] if single else upscaled
@@ -579,10 +588,9 @@ class VideoPoetPipeline:
         return list(self.video_tokenizer.encode(torch.stack(videos).to(self.device, dtype)).cpu())
 
     @torch.no_grad()
-    def _decode(self, codes: list[torch.Tensor], tokenizer: VideoTokenizer | None = None) -> list[np.ndarray]:
-        """Equal-shaped (t, h, w) codes -> (T, H, W, 3) uint8 frames each, by `tokenizer`'s
-        decoder (default: the video tokenizer's)."""
-        videos = (tokenizer or self.video_tokenizer).decode(torch.stack(codes).to(self.device)).float()
+    def _decode(self, codes: list[torch.Tensor]) -> list[np.ndarray]:
+        """Equal-shaped (t, h, w) codes -> (T, H, W, 3) uint8 frames each, by the video tokenizer."""
+        videos = self.video_tokenizer.decode(torch.stack(codes).to(self.device)).float()
         return [to_uint8_frames(video) for video in videos]
 
     def _image(self, image: ImageInput) -> torch.Tensor:

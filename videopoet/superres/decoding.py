@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..tokenizers.lfq import codes_to_bits
 from .model import SuperResConfig, SuperResTransformer, join_codes, split_codes
 
 
@@ -204,6 +205,44 @@ def decode(
             lowest = confidence.flatten(1).topk(keep_masked, dim=1, largest=False).indices
             masked.view(batch, -1).scatter_(1, lowest, True)
     return high
+
+
+def bit_signs(bits: int, factors: int) -> torch.Tensor:
+    """(F, C, bits): for sub-code c of factor f (the layout of `split_codes`), +1 / -1 for each
+    code bit it sets / clears and 0 for the bits the other factors hold."""
+    sub_codes = 2 ** (bits // factors)
+    signs = torch.zeros(factors, sub_codes, bits)
+    for factor in range(factors):
+        alone = torch.zeros(sub_codes, factors, dtype=torch.long)
+        alone[:, factor] = torch.arange(sub_codes)  # this factor's sub-codes, the others 0
+        owned = codes_to_bits(join_codes(alone[-1:], bits), bits)[0].bool()  # the bits it holds
+        signs[factor] = torch.where(owned, codes_to_bits(join_codes(alone, bits), bits).float() * 2 - 1, 0.0)
+    return signs
+
+
+@torch.no_grad()
+def expected_latent(
+    model: SuperResTransformer,
+    low: torch.Tensor,
+    text: torch.Tensor,
+    text_valid: torch.Tensor,
+    config: DecodingConfig | None = None,
+) -> torch.Tensor:
+    """The stage's soft prediction for low (B, T, h, w) codes and text (B, L, E) with text_valid
+    (B, L): every high-resolution code bit's expected value in [-1, 1] under the (guided)
+    prediction of an all-masked grid, one pass, as a latent (B, bits, T, scale h, scale w). Where
+    the stage is sure, a bit is +-1, as in the latent of a code; where it is not, nearer 0, which
+    hedges instead of committing to a guess. Only `config`'s guidance scales matter here."""
+    config = config or DecodingConfig()
+    model_config = model.config
+    batch, time, height, width = low.shape
+    shape = (batch, time, height * model_config.scale, width * model_config.scale)
+    model.check_grids(shape, low)
+    high = torch.zeros(shape, dtype=torch.long, device=low.device)
+    masked = torch.ones(shape, dtype=torch.bool, device=low.device)
+    probabilities = guided_log_probs(model, high, masked, low, text, text_valid, config).exp()  # (B, T, H, W, F, C)
+    signs = bit_signs(model_config.codebook_bits, model_config.factors).to(low.device)
+    return torch.einsum("bthwfc,fcd->bdthw", probabilities, signs)
 
 
 def _sample(log_probs: torch.Tensor, temperature: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,23 +1,20 @@
 """How good is a super-resolution stage? On Shapes World clips rendered at both sizes:
 
-- super-resolution: the low-resolution clip's codes, filled in by the stage, decoded at the high size;
+- super-resolution: the low-resolution clip's codes, filled in by the stage (its soft prediction,
+  `expected_latent`, as the pipeline's `upscale` makes it) and decoded at the high size from both
+  grids by the stage's decoder;
 - bicubic: the low-resolution clip decoded by the tokenizer and upsampled bicubically (the baseline);
-- tokenizer at the high size: the high-resolution render encoded and decoded (the ceiling: the
-  best any stage predicting codes for this tokenizer could reach);
-
-High-resolution codes may be decoded by a second tokenizer (`decoder`: one whose decoder was
-trained for the high size on the same codes, as the shipped stage's is); the low-resolution
-clip is always decoded by `tokenizer`, as the pipeline makes it.
+- tokenizer at the high size: the high-resolution render's true codes through the same decoder
+  (the ceiling: the best any stage predicting codes for this tokenizer could reach with it);
 
 each scored by PSNR against the high-resolution render and by the evaluator, beside the
-evaluator's figures for the decoded low-resolution clip itself.
+evaluator's figures for the decoded low-resolution clip itself. The low-resolution clip is
+decoded by `tokenizer`, as the pipeline makes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -25,10 +22,10 @@ from tqdm.auto import tqdm
 from ..io.write import bicubic_resize, from_uint8_frames
 from ..metrics import psnr
 from ..tokenizers import VideoTokenizer
-from ..tokenizers.measure import reconstruct
 from ..world import parse, render_clip
 from ..world.evaluator import EvalReport, observe, score_clip
-from .decoding import DecodingConfig, decode
+from .decoder import SuperResDecoder
+from .decoding import DecodingConfig, expected_latent
 from .model import SuperResTransformer
 
 VARIANTS = ("low", "superres", "bicubic", "tokenizer_high")
@@ -61,14 +58,14 @@ def measure_upscaling(
     decoding: DecodingConfig | None = None,
     batch_size: int = 4,
     progress: bool = True,
-    decoder: VideoTokenizer | None = None,
+    decoder: SuperResDecoder | None = None,
 ) -> dict[str, dict]:
     """{variant: {"psnr": mean dB against the high render (None for "low"), "evaluator": accuracy
     per attribute}} over Shapes World `split` clips 0..clips-1. `encode_text(captions)` returns
-    (embeddings (B, L, E), valid (B, L)). `decoder` (default `tokenizer`) decodes high-resolution
-    codes and gives the ceiling."""
-    decoder = decoder or tokenizer
-    decoding = decoding or DecodingConfig(seed=0)
+    (embeddings (B, L, E), valid (B, L)). `decoder` (default: `tokenizer`'s decoder, reading the
+    high grid alone) decodes the high-resolution latents; `decoding` gives the guidance scales."""
+    decoder = decoder or SuperResDecoder.from_tokenizer(tokenizer, superres.config.scale).to(next(tokenizer.parameters()).device)
+    decoding = decoding or DecodingConfig()
     high_size = low_size * superres.config.scale
     device = next(superres.parameters()).device
     reports = {variant: EvalReport() for variant in VARIANTS}
@@ -81,12 +78,13 @@ def measure_upscaling(
         low_codes = tokenizer.encode(torch.stack([from_uint8_frames(clip.video) for clip in low_clips]).to(device))
         low_videos = tokenizer.decode(low_codes).float().cpu()
         text, valid = encode_text(captions)
-        high_codes = decode(superres, low_codes, text.to(device), valid.to(device), replace(decoding, seed=(decoding.seed or 0) + start))
+        soft = expected_latent(superres, low_codes, text.to(device), valid.to(device), decoding)
+        true_latent = tokenizer.quantizer.codes_to_latent(tokenizer.encode(truths.to(device)))
         videos = {
             "low": low_videos,
-            "superres": decoder.decode(high_codes).float().cpu(),
+            "superres": decoder.decode(soft, low_codes).float().cpu(),
             "bicubic": bicubic_resize(low_videos, high_size),
-            "tokenizer_high": torch.stack(reconstruct(decoder, list(truths))[0]).float(),
+            "tokenizer_high": decoder.decode(true_latent, low_codes).float().cpu(),
         }
         for variant, batch in videos.items():
             for row, (video, caption) in enumerate(zip(batch, captions)):

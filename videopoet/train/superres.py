@@ -8,26 +8,37 @@ the data an uninterrupted one would. Validation is the masked-token loss on fixe
 held-out shards, beside a baseline that predicts from the low-resolution codes alone (each high
 code's sub-codes from their frequencies under the same low code in training).
 
-`predict_high_codes` runs a trained stage over a shard folder: the codes its decoder learns from.
+The stage's decoder (`SuperResDecoder`) trains on the stage's soft predictions (`expected_latent`,
+computed by the frozen stage once per clip as training meets it, and kept) for the clips of a
+low-resolution shard folder, beside their low-resolution codes, against the clips' renders at the
+high size (`SuperResDecoderTask`).
+
+`predict_high_codes` runs a trained stage over a shard folder and keeps its MaskGIT codes.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 from torch.utils.data import Dataset
 
 from ..checkpoint import save_model_files
+from ..data.clips import busiest_window
 from ..data.shards import TokenizedClip, TokenShards, write_token_shards
-from ..superres import DecodingConfig, SuperResConfig, SuperResTransformer, TrainingExample, collate_examples, decode, masked_token_loss, split_codes, training_example
+from ..io.write import from_uint8_frames
+from ..superres import DecodingConfig, SuperResConfig, SuperResDecoder, SuperResTransformer, TrainingExample, collate_examples, decode, expected_latent, masked_token_loss, split_codes, training_example
+from ..superres import decoder as superres_decoder
 from ..superres.model import CHECKPOINT_KIND
+from ..world.render import render_video
+from ..world.scene import sample_scene
 
 
 def check_pair(low: TokenShards, high: TokenShards) -> int:
@@ -167,6 +178,128 @@ class SuperResTask:
         save_model_files(directory, self.model, CHECKPOINT_KIND, self.model.config.to_dict(), state=states["superres"] if states else None)
 
 
+@dataclass
+class DecoderExample:
+    """One clip for the stage's decoder: clip, its index (0-d); low (t, h, w) codes, text (L, E)
+    and text_valid (L,) (the stage's input); video (3, T, H, W): the clip's render at the high
+    size; corner (2,): the top-left cell, on the high-resolution grid, of the window the decoder
+    trains on."""
+
+    clip: torch.Tensor
+    low: torch.Tensor
+    text: torch.Tensor
+    text_valid: torch.Tensor
+    video: torch.Tensor
+    corner: torch.Tensor
+
+
+class DecoderClips(Dataset):
+    """Item i: a `DecoderExample` of the clip drawn with (seed, i) from the first `clips` (all by
+    default) of a low-resolution shard folder of Shapes World clips, rendered at `scale` times its
+    size. The window (`crop` pixels square, aligned to the low grid) is the busiest of
+    `candidates` drawn (the largest pixel spread), so few are flat background; without `crop`,
+    the whole frame."""
+
+    def __init__(self, low: TokenShards, scale: int, spatial_factor: int, crop: int | None = None, seed: int = 0, candidates: int = 1, clips: int | None = None, length: int = 2**40):
+        source = low.settings.get("source", {})
+        if source.get("kind") != "shapes_world":
+            raise ValueError(f"{low.folder}: holds {source.get('kind')!r} clips; the decoder trains on Shapes World clips only (their renders are the targets)")
+        self.size, self.frames = int(low.settings["size"]) * scale, int(low.settings["frames"])
+        self.cell = spatial_factor * scale  # pixels of one low-resolution cell at the high size
+        if crop is not None and (crop <= 0 or crop % self.cell or crop > self.size):
+            raise ValueError(f"crop {crop}: must be a positive multiple of {self.cell} pixels (a low-resolution cell at the high size), at most the clips' {self.size}")
+        self.clips = len(low) if clips is None else clips
+        if not 0 < self.clips <= len(low):
+            raise ValueError(f"clips={clips}: {low.folder} holds {len(low)} clips")
+        self.low, self.scale, self.factor, self.crop = low, scale, spatial_factor, crop or self.size
+        self.seed, self.candidates, self.length = seed, candidates, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> DecoderExample:
+        rng = np.random.default_rng([self.seed, index])
+        clip = int(rng.integers(self.clips))
+        source = self.low.sources[clip]
+        video = from_uint8_frames(render_video(sample_scene(source["split"], source["seed"]), self.size, self.frames))
+        steps = (self.size - self.crop) // self.cell + 1
+        corners = rng.integers(steps, size=(self.candidates, 2)) * self.cell  # pixels
+        best = corners[busiest_window(video, [tuple(corner) for corner in corners], self.crop)]
+        return DecoderExample(
+            torch.tensor(clip), self.low.field(clip, "video"), self.low.field(clip, "text"), self.low.field(clip, "text_mask"),
+            video, torch.as_tensor(best // self.factor),
+        )
+
+
+class SuperResDecoderTask:
+    """The TrainTask of the stage's decoder: L1 + L2 against the render, in a window, of the
+    decoder's output for the frozen stage's soft prediction (`expected_latent`, guided as
+    `decoding` says) and the low-resolution codes. The stage's prediction of a clip is made the
+    first time a batch holds it and kept (it depends on the clip alone): a pass of the stage
+    costs about as much as a training step of the decoder."""
+
+    def __init__(self, decoder: SuperResDecoder, superres: SuperResTransformer, data: DecoderClips, decoding: DecodingConfig | None = None):
+        if decoder.config.scale != superres.config.scale or decoder.config.bits != superres.config.codebook_bits:
+            raise ValueError(f"the decoder reads {decoder.config.bits}-bit codes at scale {decoder.config.scale}, the stage makes {superres.config.codebook_bits}-bit codes at scale {superres.config.scale}")
+        self.decoder, self.superres, self.data = decoder, superres.eval().requires_grad_(False), data
+        self.decoding = decoding or DecodingConfig()
+        self.forward_model: nn.Module = decoder
+        self._latents: dict[int, torch.Tensor] = {}
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"superres_decoder": self.decoder}
+
+    def phases(self) -> list[str]:
+        return ["superres_decoder"]
+
+    def parameters(self, phase: str):
+        return self.decoder.parameters()
+
+    def dataset(self) -> Dataset:
+        return self.data
+
+    def collate(self, items: Sequence[DecoderExample]) -> DecoderExample:
+        return DecoderExample(*(torch.stack([getattr(item, name) for item in items]) for name in DecoderExample.__dataclass_fields__))
+
+    def distribute(self, wrap) -> None:
+        self.forward_model = wrap(self.decoder)
+
+    def windows(self, batch: DecoderExample) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The training windows: high latent (B, bits, t, c, c), low codes (B, t, c / scale,
+        c / scale) and video (B, 3, T, c f, c f), c = crop / f cells (f: spatial factor)."""
+        latent = self.stage_latents(batch)
+        cells, scale, factor = self.data.crop // self.data.factor, self.data.scale, self.data.factor
+        highs, lows, videos = [], [], []
+        for row, (top, left) in enumerate(batch.corner.tolist()):
+            highs.append(latent[row, :, :, top : top + cells, left : left + cells])
+            lows.append(batch.low[row, :, top // scale : (top + cells) // scale, left // scale : (left + cells) // scale])
+            videos.append(batch.video[row, ..., top * factor : (top + cells) * factor, left * factor : (left + cells) * factor])
+        return torch.stack(highs), torch.stack(lows), torch.stack(videos)
+
+    def stage_latents(self, batch: DecoderExample) -> torch.Tensor:
+        """The stage's soft prediction (B, bits, t, H, W) of every clip of the batch (float32),
+        from the kept ones where there are."""
+        clips = batch.clip.tolist()
+        new = sorted({clip for clip in clips if clip not in self._latents})
+        if new:
+            rows = [clips.index(clip) for clip in new]
+            self.superres.to(batch.low.device)
+            with torch.autocast(batch.low.device.type, enabled=False):
+                latents = expected_latent(self.superres, batch.low[rows], batch.text[rows], batch.text_valid[rows], self.decoding)
+            self._latents.update({clip: latent.half() for clip, latent in zip(new, latents)})
+        return torch.stack([self._latents[clip] for clip in clips]).to(batch.low.device).float()
+
+    def loss(self, phase: str, batch: DecoderExample, step: int):
+        high, low, target = self.windows(batch)
+        output = self.forward_model(high, low).float()
+        l1, l2 = F.l1_loss(output, target), F.mse_loss(output, target)
+        loss = l1 + l2
+        return loss, {"loss": float(loss.detach()), "psnr": float(10 * torch.log10(4.0 / l2.detach().clamp_min(1e-10)))}
+
+    def export(self, directory: Path, states: dict[str, dict] | None = None) -> None:
+        save_model_files(directory, self.decoder, superres_decoder.CHECKPOINT_KIND, self.decoder.config.to_dict())
+
+
 def predict_high_codes(
     superres: SuperResTransformer,
     low: TokenShards,
@@ -177,9 +310,8 @@ def predict_high_codes(
     progress: bool = True,
 ) -> Path:
     """Token shards (video codes, text and captions) of the stage's high-resolution codes for
-    the first `clips` clips of `low` (all by default), as the pipeline decodes them (`decoding`,
-    seeded per batch): what a decoder for the stage's output trains on (`videopoet train
-    tokenizer --decoder-only --codes`). Resumable like `videopoet tokenize`."""
+    the first `clips` clips of `low` (all by default), MaskGIT-decoded as `decoding` says
+    (seeded per batch). Resumable like `videopoet tokenize`."""
     decoding = decoding or DecodingConfig(seed=0)
     count = len(low) if clips is None else clips
     if not 0 < count <= len(low):

@@ -58,9 +58,7 @@ class TokenizerTask:
 
     With `decoder_only`, the encoder and quantizer are frozen and only the decoder learns to
     reconstruct from the fixed codes: a cheaper second stage that sharpens a trained tokenizer
-    without changing any code (token shards made with it stay valid). A decoder-only dataset may
-    also give (codes (t, h, w), video) pairs, so the decoder learns to turn codes from elsewhere
-    (a super-resolution stage's predictions) into the true video."""
+    without changing any code (token shards made with it stay valid)."""
 
     def __init__(
         self, tokenizer: VideoTokenizer, data: Dataset, losses: TokenizerLossConfig | None = None, decoder_only: bool = False
@@ -90,19 +88,14 @@ class TokenizerTask:
     def _adversarial(self, step: int) -> bool:
         return self.losses.adversarial_weight > 0 and step >= self.losses.adversarial_start
 
-    def loss(self, phase: str, batch: torch.Tensor | tuple[torch.Tensor, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]] | None:
-        codes = None
-        if isinstance(batch, (tuple, list)):
-            if not self.decoder_only:
-                raise ValueError("batches of (codes, video) train the decoder alone: use decoder_only")
-            codes, batch = batch
+    def loss(self, phase: str, batch: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]] | None:
         if phase == "discriminator":
             if not self._adversarial(step) or self._fake is None:
                 return None
             real, fake = self.discriminator(batch), self.discriminator(self._fake)
             loss = F.relu(1 - real).mean() + F.relu(1 + fake).mean()
             return loss, {"discriminator": loss.item()}
-        output = self._decode_frozen_codes(batch, codes) if self.decoder_only else self.tokenizer(batch)
+        output = self._decode_frozen_codes(batch) if self.decoder_only else self.tokenizer(batch)
         reconstruction = output.reconstruction.float()
         l1 = F.l1_loss(reconstruction, batch)
         l2 = F.mse_loss(reconstruction, batch)
@@ -123,9 +116,8 @@ class TokenizerTask:
         figures["loss"] = loss.item()
         return loss, figures
 
-    def _decode_frozen_codes(self, batch: torch.Tensor, codes: torch.Tensor | None = None) -> TokenizerOutput:
-        if codes is None:
-            codes = self.tokenizer.encode(batch)  # no gradient: the codes are fixed
+    def _decode_frozen_codes(self, batch: torch.Tensor) -> TokenizerOutput:
+        codes = self.tokenizer.encode(batch)  # no gradient: the codes are fixed
         latent = self.tokenizer.quantizer.codes_to_latent(codes).to(batch.dtype)
         zero = batch.new_zeros(())
         return TokenizerOutput(self.tokenizer.decoder(latent), codes, zero, zero)
