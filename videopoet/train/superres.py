@@ -35,7 +35,7 @@ from ..data.clips import busiest_window
 from ..data.shards import TokenizedClip, TokenShards, write_token_shards
 from ..io.write import from_uint8_frames
 from ..superres import DecodingConfig, SuperResConfig, SuperResDecoder, SuperResTransformer, TrainingExample, collate_examples, decode, expected_latent, masked_token_loss, split_codes, training_example
-from ..superres import decoder as superres_decoder
+from ..superres.decoder import CHECKPOINT_KIND as DECODER_KIND
 from ..superres.model import CHECKPOINT_KIND
 from ..world.render import render_video
 from ..world.scene import sample_scene
@@ -297,7 +297,7 @@ class SuperResDecoderTask:
         return loss, {"loss": float(loss.detach()), "psnr": float(10 * torch.log10(4.0 / l2.detach().clamp_min(1e-10)))}
 
     def export(self, directory: Path, states: dict[str, dict] | None = None) -> None:
-        save_model_files(directory, self.decoder, superres_decoder.CHECKPOINT_KIND, self.decoder.config.to_dict())
+        save_model_files(directory, self.decoder, DECODER_KIND, self.decoder.config.to_dict())
 
 
 def predict_high_codes(
