@@ -241,3 +241,5 @@ def test_the_stage_decoder_trains_resumes_and_is_measured(tmp_path, capsys):
     tokens = make_pair(tmp_path / "other-codes")[0]
     assert main([*train[:5], str(tokens), "--out", str(tmp_path / "refused")]) == 2
     assert "holds 64 video codes, the stage takes 4096" in capsys.readouterr().err and not (tmp_path / "refused").exists()
+    assert main([*train[:-2], "--video-tokenizer", "x", "--init-decoder", "y", "--out", str(tmp_path / "refused")]) == 2
+    assert "give one starting point" in capsys.readouterr().err and not (tmp_path / "refused").exists()

@@ -263,6 +263,8 @@ def _train_superres_decoder(args: argparse.Namespace) -> int:
     from .superres import DecodingConfig, SuperResDecoder, SuperResTransformer
     from .train.superres import DecoderClips, SuperResDecoderTask
 
+    if args.init_decoder and args.video_tokenizer:
+        raise ValueError("--init-decoder and --video-tokenizer: give one starting point for the decoder, not both")
     torch.manual_seed(args.seed)
     superres = SuperResTransformer.from_pretrained(args.superres)
     low = TokenShards(args.low_shards)
