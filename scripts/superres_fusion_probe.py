@@ -3,8 +3,8 @@ does not already have? Two small per-frame convolution heads are trained the sam
 crops, steps and seed) to turn bicubic upsampling of the decoded 64 px clip into the 128 px
 render: one also sees the stage's predicted 128 px codes, decoded; the other sees bicubic
 alone. Both start as bicubic (the last layer is zero-initialised, the output is bicubic plus
-the head's correction). On compositional clips (the stage decoding greedily, as in `videopoet
-eval superres --temperature 0`), the script prints PSNR against the 128 px render and the
+the head's correction). On compositional clips (the stage MaskGIT-decoding greedily, as
+`videopoet upscale-tokens --temperature 0` does), the script prints PSNR against the 128 px render and the
 evaluator's figures for bicubic, the decoded codes, and the two heads.
 
 Training pairs come from `videopoet upscale-tokens` (the stage's codes for Shapes World

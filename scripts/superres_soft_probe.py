@@ -9,7 +9,7 @@ pipeline's `upscale` now decodes; this probe decodes it by the high grid alone).
 
 Two decoders start from the same weights and train alike (same clips, crops, steps and seed)
 against the true 128 px renders of train clips the stage never saw: one on those soft latents,
-one on the stage's greedy MaskGIT codes (`videopoet eval superres --temperature 0`). Printed, on
+one on the stage's greedy MaskGIT codes (`videopoet upscale-tokens --temperature 0`). Printed, on
 compositional clips: PSNR against the 128 px render and the evaluator's figures for bicubic
 upsampling of the decoded 64 px clip (the bar), each decoder on its own input, and the true
 128 px codes through the soft-trained decoder (the ceiling).
