@@ -380,6 +380,8 @@ def test_a_stage_for_larger_clips_gets_resized_frames_and_its_own_decoder(larger
     assert VideoPoetPipeline.from_pretrained(upscaling_dir, progress=False).upscaled_size == 2 * SIZE
     with pytest.raises(ValueError, match="decoder without a super-resolution stage"):
         VideoPoetPipeline.from_pretrained(model_dir, superres_decoder=staged.superres_decoder)
+    with pytest.raises(TypeError, match="a SuperResDecoder .* not a VideoTokenizer"):
+        VideoPoetPipeline.from_pretrained(larger_stage_dir, superres_decoder=staged.video_tokenizer)
 
 
 def test_upscale_without_a_stage_is_refused_before_generating(pipe, monkeypatch):

@@ -8,10 +8,10 @@ A pipeline directory holds one checkpoint directory per part: `video_tokenizer/`
 `audio_tokenizer/` and `lm/`, and optionally `superres/` (token super-resolution, for
 `upscale`) with `superres_decoder/` (a `SuperResDecoder` trained on the stage's output: pixels
 from the stage's soft prediction and the low-resolution codes; without it the video tokenizer's
-decoder reads the stage's prediction alone). The LM's config records the clips it was trained on (size, frames,
-text encoder), and that fixes the pipeline's clip: `frames` frames at 8 fps, `size` x `size`
-pixels, 16 kHz mono audio. Every task is one pass of the LM over that clip's tokens; longer
-results are made of passes:
+decoder reads the stage's prediction alone). The LM's config records the clips it was trained
+on (size, frames, text encoder), and that fixes the pipeline's clip: `frames` frames at 8 fps,
+`size` x `size` pixels, 16 kHz mono audio. Every task is one pass of the LM over that clip's
+tokens; longer results are made of passes:
 
 - long video and `continue_video`: the last 5 frames are encoded again as the start of a clip
   (the causal tokenizer's first latent frame is a single image, so tokens from the middle of a
@@ -22,9 +22,9 @@ results are made of passes:
 - soundtracks: video-to-audio over consecutive clip-length windows of the video;
 - `upscale`: each clip-length window of a result is encoded, the super-resolution stage predicts
   its token grid at the stage's scale in one pass (each code bit's expected value,
-  `expected_latent`), and the stage's decoder turns that and the low-resolution codes into frames. A stage trained on larger clips
-  than the LM's (the shipped one: 64 -> 128 px, beside a 32 px LM) gets the frames resized
-  bicubically to its input size first.
+  `expected_latent`), and the stage's decoder turns that and the low-resolution codes into
+  frames. A stage trained on larger clips than the LM's (a 64 -> 128 px stage beside the
+  shipped 32 px LM) gets the frames resized bicubically to its input size first.
 
 Stage k of a result is sampled with seed `seed + k`, so the same seed gives the same result.
 """
@@ -146,6 +146,8 @@ class VideoPoetPipeline:
         if superres_decoder is not None and superres is None:
             raise ValueError("a super-resolution decoder without a super-resolution stage")
         self.superres = None if superres is None else self._checked_superres(superres.eval())
+        if superres_decoder is not None and not isinstance(superres_decoder, SuperResDecoder):
+            raise TypeError(f"superres_decoder: a SuperResDecoder (videopoet train superres-decoder), not a {type(superres_decoder).__name__}")
         if superres_decoder is not None and (superres_decoder.config.bits, superres_decoder.config.scale) != (superres.config.codebook_bits, superres.config.scale):
             raise ValueError(
                 f"the super-resolution decoder reads {superres_decoder.config.bits}-bit codes at scale {superres_decoder.config.scale}, "

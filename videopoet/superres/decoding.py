@@ -163,6 +163,15 @@ def guided_log_probs(
     return guided
 
 
+def _masked_grid(model: SuperResTransformer, low: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The all-masked high-resolution grid over low (B, T, h, w) codes: codes (B, T, scale h,
+    scale w) of 0 and a mask of True; ValueError (from the model) when the grid does not fit it."""
+    batch, time, height, width = low.shape
+    shape = (batch, time, height * model.config.scale, width * model.config.scale)
+    model.check_grids(shape, low)
+    return torch.zeros(shape, dtype=torch.long, device=low.device), torch.ones(shape, dtype=torch.bool, device=low.device)
+
+
 @torch.no_grad()
 def decode(
     model: SuperResTransformer,
@@ -175,19 +184,15 @@ def decode(
     text_valid (B, L): returns codes (B, T, scale h, scale w) after `config.steps` steps."""
     config = config or DecodingConfig()
     model_config = model.config
-    scale = model_config.scale
-    batch, time, height, width = low.shape
-    shape = (batch, time, height * scale, width * scale)
-    model.check_grids(shape, low)
+    high, masked = _masked_grid(model, low)
+    batch = low.shape[0]
     device = low.device
     generator = torch.Generator(device=device)
     if config.seed is not None:
         generator.manual_seed(config.seed)
     else:
         generator.seed()
-    high = torch.zeros(shape, dtype=torch.long, device=device)
-    masked = torch.ones(shape, dtype=torch.bool, device=device)
-    positions = time * shape[2] * shape[3]
+    positions = masked[0].numel()
     for step in range(config.steps):
         log_probs = guided_log_probs(model, high, masked, low, text, text_valid, config)
         sub_codes, sub_log_probs = _sample(log_probs, config.temperature, generator)  # (B, T, H, W, F) each
@@ -233,15 +238,9 @@ def expected_latent(
     prediction of an all-masked grid, one pass, as a latent (B, bits, T, scale h, scale w). Where
     the stage is sure, a bit is +-1, as in the latent of a code; where it is not, nearer 0, which
     hedges instead of committing to a guess. Only `config`'s guidance scales matter here."""
-    config = config or DecodingConfig()
-    model_config = model.config
-    batch, time, height, width = low.shape
-    shape = (batch, time, height * model_config.scale, width * model_config.scale)
-    model.check_grids(shape, low)
-    high = torch.zeros(shape, dtype=torch.long, device=low.device)
-    masked = torch.ones(shape, dtype=torch.bool, device=low.device)
-    probabilities = guided_log_probs(model, high, masked, low, text, text_valid, config).exp()  # (B, T, H, W, F, C)
-    signs = bit_signs(model_config.codebook_bits, model_config.factors).to(low.device)
+    high, masked = _masked_grid(model, low)
+    probabilities = guided_log_probs(model, high, masked, low, text, text_valid, config or DecodingConfig()).exp()  # (B, T, H, W, F, C)
+    signs = bit_signs(model.config.codebook_bits, model.config.factors).to(low.device)
     return torch.einsum("bthwfc,fcd->bdthw", probabilities, signs)
 
 
