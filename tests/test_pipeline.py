@@ -57,14 +57,25 @@ def world_pipe(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def upscaling_dir(model_dir, tmp_path_factory):
-    """The tiny model directory plus an untrained 2x super-resolution stage."""
+    """The tiny model directory plus an untrained 2x super-resolution stage and its decoder."""
     directory = tmp_path_factory.mktemp("pipeline-superres")
     for part in ("video_tokenizer", "audio_tokenizer", "lm"):
         shutil.copytree(model_dir / part, directory / part)
     torch.manual_seed(0)
     config = SuperResConfig(codebook_bits=6, factors=2, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=8, max_width=8)
     SuperResTransformer(config).save_pretrained(directory / "superres")
+    noisy_decoder(VideoTokenizer.from_pretrained(model_dir / "video_tokenizer")).save_pretrained(directory / "superres_decoder")
     return directory
+
+
+def noisy_decoder(tokenizer: VideoTokenizer) -> SuperResDecoder:
+    """A two-grid decoder from `tokenizer`, its weights moved at random (as training would) so
+    that its output depends on the stage's prediction."""
+    decoder = SuperResDecoder.from_tokenizer(tokenizer, scale=2)
+    with torch.no_grad():
+        for parameter in decoder.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    return decoder
 
 
 @pytest.fixture(scope="session")
@@ -78,11 +89,7 @@ def larger_stage_dir(model_dir, tmp_path_factory):
     clip = {"size": 2 * SIZE, "frames": FRAMES, "text_encoder": "all-MiniLM-L6-v2", "text_length": 24}
     config = SuperResConfig(codebook_bits=6, factors=2, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=16, max_width=16, clip=clip)
     SuperResTransformer(config).save_pretrained(directory / "superres")
-    decoder = SuperResDecoder.from_tokenizer(VideoTokenizer.from_pretrained(model_dir / "video_tokenizer"), scale=2)
-    with torch.no_grad():
-        for parameter in decoder.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)
-    decoder.save_pretrained(directory / "superres_decoder")
+    noisy_decoder(VideoTokenizer.from_pretrained(model_dir / "video_tokenizer")).save_pretrained(directory / "superres_decoder")
     return directory
 
 
@@ -366,17 +373,22 @@ def test_upscale_doubles_the_picture_and_keeps_the_rest(upscaling_dir, pipe):
         upscaling.upscale([result, long])
 
 
-def test_a_stage_for_larger_clips_gets_resized_frames_and_its_own_decoder(larger_stage_dir, upscaling_dir, model_dir):
+def test_a_stage_for_larger_clips_gets_resized_frames_and_its_own_decoder(larger_stage_dir, upscaling_dir, model_dir, tmp_path):
     staged = VideoPoetPipeline.from_pretrained(larger_stage_dir, progress=False, sampling=SamplingConfig(top_k=8))
     assert staged.superres_decoder is not None and staged.upscaled_size == 4 * SIZE
     result = staged("a red circle", seed=0)
     big = staged.upscale(result)
     assert big.frames.shape == (FRAMES, 4 * SIZE, 4 * SIZE, 3)
-    stage_only = VideoPoetPipeline.from_pretrained(larger_stage_dir, progress=False, superres_decoder=None)
-    # an explicit option wins over the directory's part: the video tokenizer's decoder reads the stage's prediction alone
-    tokenizer_decoder = stage_only.superres_decoder.decoder
-    assert torch.equal(tokenizer_decoder.conv_out.conv.weight, stage_only.video_tokenizer.decoder.conv_out.conv.weight)
-    assert not np.array_equal(stage_only.upscale(result).frames, big.frames)  # the prediction went through the other decoder
+    untrained = SuperResDecoder.from_tokenizer(staged.video_tokenizer, scale=2)
+    # an explicit option wins over the directory's part: the untrained decoder is bicubic upsampling of the low grid's decode
+    other = VideoPoetPipeline.from_pretrained(larger_stage_dir, progress=False, superres_decoder=untrained)
+    assert other.superres_decoder is untrained and not np.array_equal(other.upscale(result).frames, big.frames)
+    with pytest.raises(ValueError, match="stage without its decoder"):
+        VideoPoetPipeline.from_pretrained(larger_stage_dir, superres_decoder=None)
+    undecoded = tmp_path / "undecoded"
+    shutil.copytree(larger_stage_dir, undecoded, ignore=shutil.ignore_patterns("superres_decoder"))
+    with pytest.raises(FileNotFoundError, match="no 'superres_decoder' part"):
+        VideoPoetPipeline.from_pretrained(undecoded)
     assert VideoPoetPipeline.from_pretrained(upscaling_dir, progress=False).upscaled_size == 2 * SIZE
     with pytest.raises(ValueError, match="decoder without a super-resolution stage"):
         VideoPoetPipeline.from_pretrained(model_dir, superres_decoder=staged.superres_decoder)

@@ -267,20 +267,34 @@ def tiny_tokenizer(seed: int = 0) -> VideoTokenizer:
     return VideoTokenizer(VideoTokenizerConfig.preset("tiny")).eval()
 
 
-def test_the_decoder_starts_as_the_tokenizer_decoder_of_the_high_grid():
-    """From a tokenizer, the two-grid decoder decodes the high grid exactly as the tokenizer
-    does, whatever the low grid; after training has moved the low grid's weights, it reads it."""
+def test_the_decoder_starts_as_bicubic_upsampling_of_the_tokenizer_decode_of_the_low_grid():
+    """From a tokenizer, the two-grid decoder is bicubic upsampling of the tokenizer's decode of
+    the low grid, whatever the high latent; once training moves its detail decoder's output
+    layer it reads the high latent, and the low grid's channels of that decoder once those move."""
     tokenizer = tiny_tokenizer()
     decoder = SuperResDecoder.from_tokenizer(tokenizer, scale=2).eval()
-    high = torch.randint(0, 64, (2, 2, 6, 10))
+    high, other_high = torch.randint(0, 64, (2, 2, 6, 10)), torch.randint(0, 64, (2, 2, 6, 10))
     low, other_low = torch.randint(0, 64, (2, 2, 3, 5)), torch.randint(0, 64, (2, 2, 3, 5))
-    latent = tokenizer.quantizer.codes_to_latent(high)
-    assert torch.allclose(decoder.decode(latent, low), tokenizer.decode(high), atol=1e-6)
-    assert torch.equal(decoder.decode(latent, low), decoder.decode(latent, other_low))
+    latent, other_latent = tokenizer.quantizer.codes_to_latent(high), tokenizer.quantizer.codes_to_latent(other_high)
     with torch.no_grad():
-        decoder.decoder.conv_in.conv.weight[:, 6:].normal_()
-    assert not torch.allclose(decoder.decode(latent, low), decoder.decode(latent, other_low))
+        low_video = tokenizer.decoder(tokenizer.quantizer.codes_to_latent(low))  # (2, 3, 3, 6, 10)
+    frames = torch.nn.functional.interpolate(low_video.transpose(1, 2).flatten(0, 1), size=(12, 20), mode="bicubic", align_corners=False)
+    expected = frames.unflatten(0, (2, 3)).transpose(1, 2).clamp(-1, 1)
     assert decoder.decode(latent, low).shape == (2, 3, 3, 12, 20)
+    assert torch.allclose(decoder.decode(latent, low), expected, atol=1e-5)
+    assert torch.equal(decoder.decode(latent, low), decoder.decode(other_latent, low))
+    with torch.no_grad():
+        decoder.detail_decoder.conv_out.conv.weight.normal_(std=0.1)
+    assert not torch.allclose(decoder.decode(latent, low), decoder.decode(other_latent, low))
+
+    def detail(low_codes: torch.Tensor) -> torch.Tensor:  # the output (unclamped) less the low grid's picture
+        with torch.no_grad():
+            return decoder(latent, low_codes) - decoder.low_picture(decoder.low_latent(low_codes, latent))
+
+    assert torch.allclose(detail(low), detail(other_low), atol=1e-5)
+    with torch.no_grad():
+        decoder.detail_decoder.conv_in.conv.weight[:, 6:].normal_()
+    assert not torch.allclose(detail(low), detail(other_low), atol=1e-3)
 
 
 def test_the_decoder_refuses_grids_that_do_not_match_and_round_trips(tmp_path):

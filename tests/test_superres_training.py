@@ -138,21 +138,30 @@ def test_bicubic_upsampling_keeps_flat_videos_and_makes_the_size():
 
 def test_eval_superres_scores_every_variant(tmp_path, capsys):
     """A tiny untrained stage and tokenizer on 32 -> 64 px Shapes World clips: every figure is
-    there and the ceiling and baseline are measured on the same clips."""
+    there, the ceiling and baseline are measured on the same clips, and an untrained decoder
+    (bicubic upsampling of the low grid's decode) scores as bicubic does."""
+    from videopoet.superres import SuperResDecoder
     from videopoet.tokenizers import VideoTokenizer, VideoTokenizerConfig
 
     torch.manual_seed(0)
-    VideoTokenizer(VideoTokenizerConfig(base_channels=8, channel_multipliers=(1, 2, 2), time_downsamples=2, bits=6, image_size=32)).save_pretrained(tmp_path / "video")
+    tokenizer = VideoTokenizer(VideoTokenizerConfig(base_channels=8, channel_multipliers=(1, 2, 2), time_downsamples=2, bits=6, image_size=32))
+    tokenizer.save_pretrained(tmp_path / "video")
+    SuperResDecoder.from_tokenizer(tokenizer, scale=2).save_pretrained(tmp_path / "decoder")
     clip = {"size": 32, "frames": 9, "text_encoder": "all-MiniLM-L6-v2", "text_length": 32}
     config = SuperResConfig(codebook_bits=6, width=16, depth=3, heads=2, window=(3, 4, 4), max_frames=3, max_height=16, max_width=16, clip=clip)
     SuperResTransformer(config).save_pretrained(tmp_path / "superres")
     arguments = ["eval", "superres", str(tmp_path / "superres"), "--video-tokenizer", str(tmp_path / "video"), "--clips", "2", "--json", str(tmp_path / "sr.json")]
+    assert main(arguments) == 2 and "no decoder for the stage" in capsys.readouterr().err
+    arguments += ["--decoder", str(tmp_path / "decoder")]
     assert main(arguments) == 0
     figures = json.loads((tmp_path / "sr.json").read_text())
     for variant in ("superres", "bicubic", "tokenizer_high"):
         assert 0 < figures[variant]["psnr"] < 100 and "all_right" in figures[variant]["evaluator"]
     assert figures["low"]["psnr"] is None and "colour" in figures["low"]["evaluator"]
     assert figures["shortfalls"] == shortfalls(figures)
+    print(figures["superres"]["psnr"], figures["bicubic"]["psnr"], figures["tokenizer_high"]["psnr"])
+    assert figures["superres"]["psnr"] == pytest.approx(figures["bicubic"]["psnr"], abs=0.05)
+    assert figures["tokenizer_high"]["psnr"] == figures["superres"]["psnr"]  # whatever the high latent
     assert "bicubic 64" in capsys.readouterr().out
     other = write_vocabulary_subset(default_encoder_path(), "another-encoder", ["a red ball"], tmp_path / "other")
     assert main([*arguments, "--text-encoder", str(other)]) == 2

@@ -310,7 +310,9 @@ def _eval_superres(args: argparse.Namespace) -> int:
     decoder_path = args.decoder
     if decoder_path is None and model_dir is not None and (model_dir / "superres_decoder").is_dir():
         decoder_path = model_dir / "superres_decoder"
-    decoder = None if decoder_path is None else SuperResDecoder.from_pretrained(decoder_path).to(device)
+    if decoder_path is None:
+        raise ValueError(f"{args.checkpoint}: no decoder for the stage (--decoder, or a model directory with a superres_decoder/ part)")
+    decoder = SuperResDecoder.from_pretrained(decoder_path).to(device)
     text = TextEncoder.for_model(clip["text_encoder"], args.text_encoder, max_tokens=clip["text_length"], device=device, model="the stage")
 
     def encode_text(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -318,10 +320,10 @@ def _eval_superres(args: argparse.Namespace) -> int:
         return embedded.embeddings, embedded.mask
 
     decoding = DecodingConfig(text_guidance=args.text_guidance, low_guidance=args.low_guidance)
-    figures = measure_upscaling(superres, tokenizer, encode_text, args.clips, clip["size"], clip["frames"], decoding=decoding, decoder=decoder)
+    figures = measure_upscaling(superres, decoder, tokenizer, encode_text, args.clips, clip["size"], clip["frames"], decoding=decoding)
     high = clip["size"] * superres.config.scale
     names = {"low": f"decoded {clip['size']}", "superres": f"super-res {high}", "bicubic": f"bicubic {high}", "tokenizer_high": f"tokenizer {high}"}
-    print(f"{args.clips} compositional clips, text guidance {decoding.text_guidance}, low-resolution guidance {decoding.low_guidance}, high resolution decoded by {decoder_path or 'the video tokenizer'}")
+    print(f"{args.clips} compositional clips, text guidance {decoding.text_guidance}, low-resolution guidance {decoding.low_guidance}, high resolution decoded by {decoder_path}")
     print("PSNR against the true render (dB): " + ", ".join(f"{names[v]} {f['psnr']:.2f}" for v, f in figures.items() if f["psnr"] is not None))
     reports = {names[variant]: value["evaluator"] for variant, value in figures.items()}
     attributes = list(next(iter(reports.values())))
@@ -708,7 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
     superres_eval = evaluate.add_parser("superres", help="token super-resolution against bicubic upsampling: PSNR and the evaluator")
     superres_eval.add_argument("checkpoint", help="super-resolution checkpoint, or a model directory with a superres/ part")
     superres_eval.add_argument("--video-tokenizer", help="video tokenizer checkpoint or model directory (default: the checkpoint's model directory's, else the shipped model's)")
-    superres_eval.add_argument("--decoder", help="super-resolution decoder checkpoint (`videopoet train superres-decoder`; default: the model directory's superres_decoder/ part, else --video-tokenizer's decoder of the high grid alone)")
+    superres_eval.add_argument("--decoder", help="super-resolution decoder checkpoint (`videopoet train superres-decoder`; default: the model directory's superres_decoder/ part)")
     superres_eval.add_argument("--clips", type=int, default=200, help="compositional test clips")
     _add_guidance_arguments(superres_eval)
     superres_eval.add_argument("--text-encoder", help="text encoder folder in place of the one the stage records, which it must name (e.g. a vocabulary subset of it on a GPU machine)")

@@ -6,9 +6,8 @@
 
 A pipeline directory holds one checkpoint directory per part: `video_tokenizer/`,
 `audio_tokenizer/` and `lm/`, and optionally `superres/` (token super-resolution, for
-`upscale`) with `superres_decoder/` (a `SuperResDecoder` trained on the stage's output: pixels
-from the stage's soft prediction and the low-resolution codes; without it the video tokenizer's
-decoder reads the stage's prediction alone). The LM's config records the clips it was trained
+`upscale`) with its `superres_decoder/` (a `SuperResDecoder` trained on the stage's output:
+pixels from the stage's soft prediction and the low-resolution codes). The LM's config records the clips it was trained
 on (size, frames, text encoder), and that fixes the pipeline's clip: `frames` frames at 8 fps,
 `size` x `size` pixels, 16 kHz mono audio. Every task is one pass of the LM over that clip's
 tokens; longer results are made of passes:
@@ -145,6 +144,8 @@ class VideoPoetPipeline:
         self.progress = progress
         if superres_decoder is not None and superres is None:
             raise ValueError("a super-resolution decoder without a super-resolution stage")
+        if superres is not None and superres_decoder is None:
+            raise ValueError("a super-resolution stage without its decoder (superres_decoder: videopoet train superres-decoder)")
         self.superres = None if superres is None else self._checked_superres(superres.eval())
         if superres_decoder is not None and not isinstance(superres_decoder, SuperResDecoder):
             raise TypeError(f"superres_decoder: a SuperResDecoder (videopoet train superres-decoder), not a {type(superres_decoder).__name__}")
@@ -153,8 +154,6 @@ class VideoPoetPipeline:
                 f"the super-resolution decoder reads {superres_decoder.config.bits}-bit codes at scale {superres_decoder.config.scale}, "
                 f"the stage makes {superres.config.codebook_bits}-bit codes at scale {superres.config.scale}"
             )
-        if superres is not None and superres_decoder is None:
-            superres_decoder = SuperResDecoder.from_tokenizer(video_tokenizer, superres.config.scale).to(next(video_tokenizer.parameters()).device)
         self.superres_decoder = None if superres_decoder is None else superres_decoder.eval()
 
     def _checked_superres(self, superres: SuperResTransformer) -> SuperResTransformer:
@@ -187,18 +186,21 @@ class VideoPoetPipeline:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu", **options) -> VideoPoetPipeline:
         """Load a pipeline directory (by default the shipped Shapes World model). A missing
-        part raises FileNotFoundError naming the directory and the part."""
+        part (`superres_decoder/` too, beside a `superres/` stage) raises FileNotFoundError naming
+        the directory and the part."""
         directory = Path(path) if path is not None else DEFAULT_MODEL
         if not directory.is_dir():
             raise FileNotFoundError(f"{directory}: no such model directory")
-        for part in PARTS:
+        staged = (directory / "superres").is_dir() and "superres" not in options
+        stage_parts = (("superres",) + (() if "superres_decoder" in options else ("superres_decoder",))) if staged else ()
+        for part in PARTS + stage_parts:
             model_part(part, directory)
         lm = VideoPoetLM.from_pretrained(model_part("lm", directory)).to(device)
         video = VideoTokenizer.from_pretrained(model_part("video_tokenizer", directory)).to(device)
         audio = AudioTokenizer.from_pretrained(model_part("audio_tokenizer", directory)).to(device)
-        if (directory / "superres").is_dir() and "superres" not in options:
+        if staged:
             options["superres"] = SuperResTransformer.from_pretrained(model_part("superres", directory)).to(device)
-            if (directory / "superres_decoder").is_dir() and "superres_decoder" not in options:
+            if "superres_decoder" in stage_parts:
                 options["superres_decoder"] = SuperResDecoder.from_pretrained(model_part("superres_decoder", directory)).to(device)
         return cls(lm, video, audio, **options)
 

@@ -1,11 +1,13 @@
 """The super-resolution stage's decoder: pixels from both token grids.
 
-A MAGVIT-v2 decoder whose latent input is the high-resolution latent (the stage's prediction:
-codes as +-1 bits, or each bit's expected value in [-1, 1]) stacked with the low-resolution
-grid's latent, repeated `scale` times along height and width. The low grid is the input the stage
-was given, so the decoder keeps what the low-resolution clip already holds and the stage's bits
-add the detail. Made from a trained video tokenizer (`from_tokenizer`), it starts as that
-tokenizer's decoder of the high-resolution latent alone: the low grid's input weights start at 0.
+Two MAGVIT-v2 decoders. The low decoder turns the low-resolution grid (the input the stage was
+given) into its picture, upsampled bicubically to the high size: what the low-resolution clip
+already holds. The detail decoder reads the high-resolution latent (the stage's prediction:
+codes as +-1 bits, or each bit's expected value in [-1, 1]) stacked with the low grid's latent,
+repeated `scale` times along height and width, and adds its correction to that picture. Made
+from a trained video tokenizer (`from_tokenizer`), both start from the tokenizer's decoder, the
+detail decoder with its output layer at 0: the untrained decoder is bicubic upsampling of the
+tokenizer's low-resolution decode, and training teaches it what the stage's bits add.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from einops import repeat
+from einops import rearrange, repeat
+import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import load_pretrained, save_pretrained
@@ -56,29 +59,39 @@ class SuperResDecoder(nn.Module):
         super().__init__()
         self.config = config
         tokenizer = VideoTokenizerConfig.from_dict(config.tokenizer)
-        self.decoder = Decoder(replace(tokenizer, bits=2 * tokenizer.bits))
+        self.low_decoder = Decoder(tokenizer)
+        self.detail_decoder = Decoder(replace(tokenizer, bits=2 * tokenizer.bits))
 
     @classmethod
     def from_tokenizer(cls, tokenizer: VideoTokenizer, scale: int = 2) -> SuperResDecoder:
-        """A decoder that starts as `tokenizer`'s decoder of the high latent alone (the weights on
-        the low grid's channels are 0)."""
+        """A decoder that starts as bicubic upsampling of `tokenizer`'s decode of the low grid:
+        the low decoder is the tokenizer's; the detail decoder is too, widened (0 weights on the
+        low grid's channels) and with its output layer at 0."""
         model = cls(SuperResDecoderConfig(tokenizer.config.to_dict(), scale))
         bits = tokenizer.config.bits
         source = tokenizer.decoder.state_dict()
+        model.low_decoder.load_state_dict(source)
         state = {}
-        for name, widened in model.decoder.state_dict().items():
+        for name, widened in model.detail_decoder.state_dict().items():
             weight = source[name]
             if weight.shape != widened.shape:  # a layer reading the latent: 2 * bits input channels
                 weight = torch.cat([weight, torch.zeros_like(weight)], dim=1)
                 assert weight.shape == widened.shape and widened.shape[1] == 2 * bits, name
-            state[name] = weight
-        model.decoder.load_state_dict(state)
+            state[name] = torch.zeros_like(weight) if name.startswith("conv_out.") else weight
+        model.detail_decoder.load_state_dict(state)
         return model
 
     def low_latent(self, low: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """low codes (B, t, h, w) -> their +-1 latent (B, bits, t, h scale, w scale) in like's dtype."""
-        latent = codes_to_bits(low, self.config.bits).to(like.dtype) * 2 - 1
-        return repeat(latent, "b d t h w -> b d t (h a) (w c)", a=self.config.scale, c=self.config.scale)
+        """low codes (B, t, h, w) -> their +-1 latent (B, bits, t, h, w) in like's dtype."""
+        return codes_to_bits(low, self.config.bits).to(like.dtype) * 2 - 1
+
+    def low_picture(self, low_latent: torch.Tensor) -> torch.Tensor:
+        """The low grid's latent (B, bits, t, h, w) -> its decode upsampled bicubically,
+        (B, 3, T, h f scale, w f scale)."""
+        video = self.low_decoder(low_latent)
+        frames = rearrange(video, "b c t h w -> (b t) c h w")
+        frames = F.interpolate(frames, scale_factor=self.config.scale, mode="bicubic", align_corners=False)
+        return rearrange(frames, "(b t) c h w -> b c t h w", b=video.shape[0])
 
     def check_grids(self, high_latent: torch.Tensor, low: torch.Tensor) -> None:
         """ValueError naming the shapes unless high_latent (B, bits, t, H, W) sits on low
@@ -90,7 +103,9 @@ class SuperResDecoder(nn.Module):
 
     def forward(self, high_latent: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
         self.check_grids(high_latent, low)
-        return self.decoder(torch.cat([high_latent, self.low_latent(low, high_latent)], dim=1))
+        low_latent = self.low_latent(low, high_latent)
+        spread = repeat(low_latent, "b d t h w -> b d t (h a) (w c)", a=self.config.scale, c=self.config.scale)
+        return self.low_picture(low_latent) + self.detail_decoder(torch.cat([high_latent, spread], dim=1))
 
     @torch.no_grad()
     def decode(self, high_latent: torch.Tensor, low: torch.Tensor) -> torch.Tensor:

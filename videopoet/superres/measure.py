@@ -49,6 +49,7 @@ def shortfalls(figures: dict[str, dict], tolerance: float = ATTRIBUTE_TOLERANCE)
 
 def measure_upscaling(
     superres: SuperResTransformer,
+    decoder: SuperResDecoder,
     tokenizer: VideoTokenizer,
     encode_text: Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]],
     clips: int,
@@ -58,13 +59,11 @@ def measure_upscaling(
     decoding: DecodingConfig | None = None,
     batch_size: int = 4,
     progress: bool = True,
-    decoder: SuperResDecoder | None = None,
 ) -> dict[str, dict]:
     """{variant: {"psnr": mean dB against the high render (None for "low"), "evaluator": accuracy
     per attribute}} over Shapes World `split` clips 0..clips-1. `encode_text(captions)` returns
-    (embeddings (B, L, E), valid (B, L)). `decoder` (default: `tokenizer`'s decoder, reading the
-    high grid alone) decodes the high-resolution latents; `decoding` gives the guidance scales."""
-    decoder = decoder or SuperResDecoder.from_tokenizer(tokenizer, superres.config.scale).to(next(tokenizer.parameters()).device)
+    (embeddings (B, L, E), valid (B, L)). `decoder` decodes the high-resolution latents beside
+    the low codes; `decoding` gives the guidance scales."""
     decoding = decoding or DecodingConfig()
     high_size = low_size * superres.config.scale
     device = next(superres.parameters()).device
