@@ -322,7 +322,7 @@ def _eval_superres(args: argparse.Namespace) -> int:
     decoding = DecodingConfig(text_guidance=args.text_guidance, low_guidance=args.low_guidance)
     figures = measure_upscaling(superres, decoder, tokenizer, encode_text, args.clips, clip["size"], clip["frames"], decoding=decoding)
     high = clip["size"] * superres.config.scale
-    names = {"low": f"decoded {clip['size']}", "superres": f"super-res {high}", "bicubic": f"bicubic {high}", "tokenizer_high": f"tokenizer {high}"}
+    names = {"low": f"decoded {clip['size']}", "superres": f"super-res {high}", "bicubic": f"bicubic {high}", "tokenizer_high": f"tokenizer {high}", "without_stage": "without stage"}
     print(f"{args.clips} compositional clips, text guidance {decoding.text_guidance}, low-resolution guidance {decoding.low_guidance}, high resolution decoded by {decoder_path}")
     print("PSNR against the true render (dB): " + ", ".join(f"{names[v]} {f['psnr']:.2f}" for v, f in figures.items() if f["psnr"] is not None))
     reports = {names[variant]: value["evaluator"] for variant, value in figures.items()}

@@ -6,6 +6,8 @@
 - bicubic: the low-resolution clip decoded by the tokenizer and upsampled bicubically (the baseline);
 - tokenizer at the high size: the high-resolution render's true codes through the same decoder
   (the ceiling: the best any stage predicting codes for this tokenizer could reach with it);
+- without the stage: the same decoder given a high latent of zeros (every bit unknown), so the
+  low grid alone: what the stage's prediction adds is the difference to super-resolution;
 
 each scored by PSNR against the high-resolution render and by the evaluator, beside the
 evaluator's figures for the decoded low-resolution clip itself. The low-resolution clip is
@@ -28,7 +30,7 @@ from .decoder import SuperResDecoder
 from .decoding import DecodingConfig, expected_latent
 from .model import SuperResTransformer
 
-VARIANTS = ("low", "superres", "bicubic", "tokenizer_high")
+VARIANTS = ("low", "superres", "bicubic", "tokenizer_high", "without_stage")
 ATTRIBUTE_TOLERANCE = 0.02  # how far below the decoded low-resolution clip's an attribute may score
 
 
@@ -84,6 +86,7 @@ def measure_upscaling(
             "superres": decoder.decode(soft, low_codes).float().cpu(),
             "bicubic": bicubic_resize(low_videos, high_size),
             "tokenizer_high": decoder.decode(true_latent, low_codes).float().cpu(),
+            "without_stage": decoder.decode(torch.zeros_like(soft), low_codes).float().cpu(),
         }
         for variant, batch in videos.items():
             for row, (video, caption) in enumerate(zip(batch, captions)):
