@@ -243,6 +243,21 @@ def test_the_stage_decoder_trains_resumes_and_is_measured(tmp_path, capsys):
     assert [entry["step"] for entry in log if "psnr" in entry] == [0, 1]
     decoder = SuperResDecoder.from_pretrained(run / "checkpoint")
     assert decoder.config.scale == 2 and decoder.config.bits == 12
+    from videopoet.pretrained import DEFAULT_MODEL
+    from videopoet.tokenizers import VideoTokenizer
+    from videopoet.train.superres import DecoderClips, SuperResDecoderTask
+
+    def distance(tokenizer: VideoTokenizer) -> float:  # of the low decoder from the tokenizer's decoder
+        return sum(float((a - b).detach().abs().sum()) for a, b in zip(decoder.low_decoder.parameters(), tokenizer.decoder.parameters()))
+
+    # it started from the decoder of the tokenizer whose codes the shards hold (the default model's), two steps away
+    assert distance(VideoTokenizer.from_pretrained(DEFAULT_MODEL)) < 0.2 * distance(VideoTokenizer.from_pretrained())
+
+    task = SuperResDecoderTask(decoder, SuperResTransformer.from_pretrained(tmp_path / "stage"), DecoderClips(TokenShards(low), 2, 4, 32))
+    batch = task.collate([task.data[0], task.data[2]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as --precision bf16 trains: made, then kept
+        made, kept = task.stage_latents(batch), task.stage_latents(batch)
+    assert made.dtype == kept.dtype == torch.float32 and made.shape == (2, 12, 5, 16, 16) and torch.equal(made, kept)
     figures = tmp_path / "figures.json"
     assert main(["eval", "superres", str(tmp_path / "stage"), "--decoder", str(run / "checkpoint"), "--clips", "1", "--json", str(figures)]) == 0
     assert json.loads(figures.read_text())["superres"]["psnr"] > 5

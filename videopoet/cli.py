@@ -273,7 +273,7 @@ def _train_superres_decoder(args: argparse.Namespace) -> int:
     if args.init_decoder:
         decoder = SuperResDecoder.from_pretrained(args.init_decoder).train()
     else:
-        decoder = SuperResDecoder.from_tokenizer(VideoTokenizer.from_pretrained(args.video_tokenizer), superres.config.scale).train()
+        decoder = SuperResDecoder.from_tokenizer(VideoTokenizer.from_pretrained(args.video_tokenizer or DEFAULT_MODEL), superres.config.scale).train()
     factor = VideoTokenizerConfig.from_dict(decoder.config.tokenizer).spatial_factor
     data = DecoderClips(low, superres.config.scale, factor, args.crop, seed=args.seed, candidates=args.crop_candidates, clips=args.clips)
     decoding = DecodingConfig(text_guidance=args.text_guidance, low_guidance=args.low_guidance)

@@ -281,13 +281,13 @@ class SuperResDecoderTask:
         from the kept ones where there are."""
         clips = batch.clip.tolist()
         new = sorted({clip for clip in clips if clip not in self._latents})
-        if new:
-            rows = [clips.index(clip) for clip in new]
-            self.superres.to(batch.low.device)
-            with torch.autocast(batch.low.device.type, enabled=False):
+        with torch.autocast(batch.low.device.type, enabled=False):  # CPU autocast refuses to stack the kept float16
+            if new:
+                rows = [clips.index(clip) for clip in new]
+                self.superres.to(batch.low.device)
                 latents = expected_latent(self.superres, batch.low[rows], batch.text[rows], batch.text_valid[rows], self.decoding)
-            self._latents.update({clip: latent.half() for clip, latent in zip(new, latents)})
-        return torch.stack([self._latents[clip] for clip in clips]).to(batch.low.device).float()
+                self._latents.update({clip: latent.half() for clip, latent in zip(new, latents)})
+            return torch.stack([self._latents[clip] for clip in clips]).to(batch.low.device).float()
 
     def loss(self, phase: str, batch: DecoderExample, step: int):
         high, low, target = self.windows(batch)
