@@ -9,7 +9,7 @@ evaluator's figures for bicubic, the decoded codes, and the two heads.
 
 Training pairs come from `videopoet upscale-tokens` (the stage's codes for Shapes World
 clips) and the renders of the same clips; `--decoder` is a video tokenizer whose decoder reads
-128 px codes (e.g. step 1 of scripts/train_default_superres.sh):
+128 px codes (e.g. the shipped one fine-tuned with `videopoet train tokenizer --decoder-only --size 128`):
 
     python scripts/superres_fusion_probe.py RUN/superres/checkpoint --decoder RUN/video-dec128/checkpoint \\
         --predicted RUN/sr-pred-128 --train-clips 128 --test-clips 32 --steps 1500
