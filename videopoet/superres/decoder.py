@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from einops import rearrange, repeat
 import torch.nn.functional as F
+from einops import rearrange, repeat
 from torch import nn
 
 from ..checkpoint import load_pretrained, save_pretrained
