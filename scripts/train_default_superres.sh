@@ -5,7 +5,7 @@
 # (train_default_tokenizer.sh): the stage predicts its codes. Every step resumes where it
 # stopped when the script is run again with the same RUN folder.
 #
-# The shipped parts were made by exactly these commands with PRECISION=bf16 on a 2-core CPU
+# The README's measured stage and decoder were made by these commands with PRECISION=bf16 on a 2-core CPU
 # with AVX-512 BF16 (about 15 minutes of tokenizing, 41 for the stage at 1.4 s/step, 15 for the
 # decoder at 1.5 s/step, 22 for the measurement). PRECISION=auto (the default) trains in bf16
 # on a GPU and in fp32 on a CPU: on CPUs without AVX-512 BF16 or AMX, bf16 runs many times

@@ -192,7 +192,9 @@ class VideoPoetPipeline:
         if not directory.is_dir():
             raise FileNotFoundError(f"{directory}: no such model directory")
         staged = (directory / "superres").is_dir() and "superres" not in options
-        stage_parts = (("superres",) + (() if "superres_decoder" in options else ("superres_decoder",))) if staged else ()
+        stage_parts: tuple[str, ...] = ()
+        if staged:
+            stage_parts = ("superres",) if "superres_decoder" in options else ("superres", "superres_decoder")
         for part in PARTS + stage_parts:
             model_part(part, directory)
         lm = VideoPoetLM.from_pretrained(model_part("lm", directory)).to(device)

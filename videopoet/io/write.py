@@ -50,11 +50,16 @@ def current_umask() -> int:
     return mask
 
 
+def bicubic_frames(videos: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C, T, height, width), bicubic frame by frame, not clamped."""
+    frames = videos.transpose(1, 2).flatten(0, 1)  # (B T, C, H, W)
+    resized = torch.nn.functional.interpolate(frames, size=(height, width), mode="bicubic", align_corners=False)
+    return resized.unflatten(0, videos.shape[:1] + videos.shape[2:3]).transpose(1, 2)
+
+
 def bicubic_resize(videos: torch.Tensor, size: int) -> torch.Tensor:
     """(B, 3, T, H, W) in [-1, 1] -> (B, 3, T, size, size), bicubic frame by frame, clamped."""
-    frames = videos.transpose(1, 2).flatten(0, 1)  # (B T, 3, H, W)
-    resized = torch.nn.functional.interpolate(frames, size=(size, size), mode="bicubic", align_corners=False).clamp(-1, 1)
-    return resized.unflatten(0, videos.shape[:1] + videos.shape[2:3]).transpose(1, 2)
+    return bicubic_frames(videos, size, size).clamp(-1, 1)
 
 
 def from_uint8_frames(frames: np.ndarray) -> torch.Tensor:

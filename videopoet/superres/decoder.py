@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from einops import rearrange, repeat
+from einops import repeat
 from torch import nn
 
 from ..checkpoint import load_pretrained, save_pretrained
+from ..io.write import bicubic_frames
 from ..pretrained import part_or_checkpoint
 from ..tokenizers import VideoTokenizer
 from ..tokenizers.lfq import codes_to_bits
@@ -89,9 +89,7 @@ class SuperResDecoder(nn.Module):
         """The low grid's latent (B, bits, t, h, w) -> its decode upsampled bicubically,
         (B, 3, T, h f scale, w f scale)."""
         video = self.low_decoder(low_latent)
-        frames = rearrange(video, "b c t h w -> (b t) c h w")
-        frames = F.interpolate(frames, scale_factor=self.config.scale, mode="bicubic", align_corners=False)
-        return rearrange(frames, "(b t) c h w -> b c t h w", b=video.shape[0])
+        return bicubic_frames(video, video.shape[-2] * self.config.scale, video.shape[-1] * self.config.scale)
 
     def check_grids(self, high_latent: torch.Tensor, low: torch.Tensor) -> None:
         """ValueError naming the shapes unless high_latent (B, bits, t, H, W) sits on low
